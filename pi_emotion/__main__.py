@@ -1,0 +1,3 @@
+from pi_emotion.cli import main
+
+raise SystemExit(main())
