@@ -1,0 +1,114 @@
+"""Emotion classification of face crops with a TFLite model (LiteRT, or tflite-runtime).
+
+Preprocessing comes from the model's metadata file, so a model of another input size,
+pixel scaling or label set runs without code changes. All faces of a frame go through
+one invoke.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pi_emotion.detect import Box
+from pi_emotion.errors import UserError
+from pi_emotion.modelmeta import ModelMeta, meta_path
+
+
+def load_interpreter(model: Path, num_threads: int) -> Any:
+    """A TFLite interpreter from LiteRT, or from tflite-runtime where that is what the system has."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise UserError("no TFLite runtime: pip install ai-edge-litert (or tflite-runtime)") from None
+    if not model.is_file():
+        raise UserError(f"model {model} not found")
+    try:
+        return Interpreter(model_path=str(model), num_threads=num_threads)
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f"model {model} is not a valid TFLite model ({str(exc).splitlines()[0]})") from None
+
+
+class EmotionClassifier:
+    """Turns face crops of a frame into class probabilities."""
+
+    def __init__(self, model: Path, num_threads: int = 1, tta: bool = False) -> None:
+        self.meta = ModelMeta.load(meta_path(model))
+        self.path = model
+        self.tta = tta
+        self._interp = load_interpreter(model, num_threads)
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        w, h = self.meta.input_size
+        want_in = (h, w, self.meta.channels)
+        if len(inp["shape"]) != 4 or tuple(inp["shape"][1:]) != want_in:
+            raise UserError(f"model {model}: input shape {list(inp['shape'])} does not match its metadata "
+                            f"(expected [1, {h}, {w}, {self.meta.channels}])")
+        if len(out["shape"]) != 2 or out["shape"][1] != len(self.meta.labels):
+            raise UserError(f"model {model}: output shape {list(out['shape'])} is not one score per label "
+                            f"({len(self.meta.labels)} labels)")
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self._in_dtype = inp["dtype"]
+        self._in_q = inp["quantization"]
+        self._out_q = out["quantization"]
+        self._input_shape = want_in
+        self._batch = 0
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.meta.labels
+
+    def crops(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Model-sized crops (N, H, W, C) as uint8 pixels, from grey (H, W) or BGR (H, W, 3) images."""
+        w, h = self.meta.input_size
+        c = self.meta.channels
+        out = np.empty((len(boxes), h, w, c), np.uint8)
+        for i, (x, y, bw, bh) in enumerate(boxes):
+            patch = image[y:y + bh, x:x + bw]
+            if c == 1 and patch.ndim == 3:
+                patch = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+            elif c == 3 and patch.ndim == 2:
+                patch = cv2.cvtColor(patch, cv2.COLOR_GRAY2RGB)
+            elif c == 3:
+                patch = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
+            patch = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
+            out[i] = patch.reshape(h, w, c)
+        return out
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """Probabilities (N, classes) for uint8 crops (N, H, W, C); rows sum to 1."""
+        n = len(pixels)
+        if n == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        batch = np.concatenate([pixels, pixels[:, :, ::-1]]) if self.tta else pixels
+        raw = self._invoke(batch)
+        probs = (raw[:n] + raw[n:]) / 2 if self.tta else raw
+        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
+
+    def classify(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        return self.predict(self.crops(image, boxes))
+
+    def _invoke(self, pixels: np.ndarray) -> np.ndarray:
+        n = len(pixels)
+        if n != self._batch:
+            self._interp.resize_tensor_input(self._in_index, [n, *self._input_shape])
+            self._interp.allocate_tensors()
+            self._batch = n
+        x = pixels.astype(np.float32) * self.meta.scale + self.meta.offset
+        if self._in_dtype != np.float32:
+            scale, zero = self._in_q
+            info = np.iinfo(self._in_dtype)
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        self._interp.set_tensor(self._in_index, x.astype(self._in_dtype))
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._out_index)
+        if y.dtype != np.float32:
+            scale, zero = self._out_q
+            y = (y.astype(np.float32) - zero) * scale
+        return y

@@ -1,0 +1,143 @@
+"""Command line: options, subcommands and exit codes, nothing else.
+
+``pi-emotion [run options]`` runs the appliance; ``convert``, ``train``, ``evaluate`` and
+``bench`` are subcommands. A problem the user can fix prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from pi_emotion import __version__
+from pi_emotion.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog.removeprefix('pi-emotion').strip() or 'usage'}: {message}")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    from pi_emotion.config import add_flags
+
+    p = _Parser(prog="pi-emotion", description="Real-time facial emotion recognition. Subcommands: "
+                "convert, train, evaluate, bench (pi-emotion SUBCOMMAND --help).")
+    p.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
+    p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
+    p.add_argument("--print-config", action="store_true", help="print the effective configuration and exit")
+    add_flags(p)
+    return p
+
+
+def cmd_run(argv: list[str]) -> int:
+    from pi_emotion import config
+
+    args = vars(_run_parser().parse_args(argv))
+    config_path = args.pop("config", None)
+    print_config = args.pop("print_config", False)
+    settings = config.resolve(args, config_path)
+    if print_config:
+        print(config.to_toml(settings), end="")
+        return 0
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    from pi_emotion.app import run
+
+    return run(settings)
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _needs_training_extra() -> None:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        raise UserError("this command needs TensorFlow: pip install 'pi-emotion[train]'") from None
+
+
+def cmd_convert(argv: list[str]) -> int:
+    from pi_emotion.training.convert import INPUT_RANGES, ConvertOptions
+
+    p = _Parser(prog="pi-emotion convert", description="Convert a Keras model to an int8 TFLite model.")
+    p.add_argument("model", type=Path, help="Keras model: .keras, .h5 or legacy Keras 2 HDF5")
+    p.add_argument("-o", "--output", type=Path, help="output .tflite (default: beside the model)")
+    p.add_argument("--calibration", type=Path, help="FER2013 CSV or class folders for int8 calibration")
+    p.add_argument("--float", dest="float_model", action="store_true", help="keep float32 weights")
+    p.add_argument("--input-range", choices=tuple(INPUT_RANGES), help="pixel range the model was trained on")
+    p.add_argument("--labels", help="comma-separated class names (default: FER2013's seven)")
+    p.add_argument("--samples", type=int, default=300, help="calibration faces (default: 300)")
+    a = p.parse_args(argv)
+    _quiet_tensorflow()
+    _needs_training_extra()
+    import contextlib
+    import io
+
+    from pi_emotion.training.convert import convert, print_report
+
+    opts = ConvertOptions(a.model, a.output or a.model.with_suffix(".tflite"), a.calibration, a.float_model,
+                          a.input_range, tuple(a.labels.split(",")) if a.labels else None, a.samples)
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter chatters on stdout
+        report = convert(opts)
+    print_report(report)
+    return 0
+
+
+def cmd_train(argv: list[str]) -> int:
+    from pi_emotion.training.train import TrainOptions
+
+    p = _Parser(prog="pi-emotion train", description="Train the emotion network on FER2013.")
+    p.add_argument("--data", type=Path, required=True, help="FER2013 CSV (.csv or .csv.gz) or class folders")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, model.h5/.keras")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    a = p.parse_args(argv)
+    _quiet_tensorflow()
+    _needs_training_extra()
+    from pi_emotion.training.train import train
+
+    train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, resume=a.resume, limit=a.limit))
+    return 0
+
+
+def cmd_evaluate(argv: list[str]) -> int:
+    from pi_emotion.evaluate import main
+
+    return main(argv, _Parser)
+
+
+def cmd_bench(argv: list[str]) -> int:
+    from pi_emotion.bench import main
+
+    return main(argv, _Parser)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = COMMANDS.get(argv[0], cmd_run) if argv else cmd_run
+    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    try:
+        return command(rest)
+    except UserError as exc:
+        print(f"pi-emotion: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,147 @@
+"""One settings object for a run: defaults <- TOML file <- command-line flags, validated in one place.
+
+Every field is both a config-file key (``detect_width``) and a flag (``--detect-width``);
+the table below is the single source of both, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pi_emotion.errors import UserError
+
+SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
+
+
+def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
+         hi: float | None = None, secret: bool = False, metavar: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi,
+                                            "secret": secret, "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # source
+    source: str = _opt("", "video file, /dev/videoN, camera index, or 'picamera'", metavar="SRC")
+    width: int = _opt(640, "camera frame width", lo=64, hi=4096)
+    height: int = _opt(480, "camera frame height", lo=64, hi=4096)
+    fps: float = _opt(30.0, "camera frame rate", lo=1, hi=240)
+    loop: bool = _opt(False, "start a video file again at its end")
+    realtime: bool = _opt(False, "pace a video file at its own fps, dropping frames when behind")
+    # detection
+    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
+    detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096)
+    scale_factor: float = _opt(1.15, "cascade scale step", lo=1.01, hi=2.0)
+    min_neighbors: int = _opt(4, "cascade detections needed to accept a face", lo=0, hi=50)
+    min_face: int = _opt(24, "smallest face, in pixels at detection width", lo=8, hi=1024)
+    margin: float = _opt(0.1, "border added around each face box, as a fraction of its side", lo=0, hi=1)
+    # classification
+    model: str = _opt("", "TFLite model with its .json metadata (default: models/emotion.tflite)",
+                      metavar="FILE")
+    threads: int = _opt(1, "model runtime threads", lo=1, hi=16)
+    tta: bool = _opt(False, "also classify the mirrored face and average (test-time augmentation)")
+    # outputs
+    output: str = _opt("", "write the annotated video to this file (.mp4, .avi, .mkv)", metavar="FILE")
+    events: str = _opt("", "write one JSON line per processed frame to this file", metavar="FILE")
+    overlay: bool = _opt(False, "draw fps and face count on the frames")
+    max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0)
+    log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
+
+    def redacted(self) -> dict[str, Any]:
+        return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
+                for f in dataclasses.fields(self)}
+
+
+_TYPES = typing.get_type_hints(Settings)
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def check(key: str, value: Any, where: str) -> Any:
+    """Validate one value for ``key``; ``where`` names it in the message (a flag or a file key)."""
+    kind = _TYPES[key]
+    meta = FIELDS[key].metadata
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UserError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if meta["choices"] and value not in meta["choices"]:
+        raise UserError(f"{where}: must be one of {', '.join(meta['choices'])}, not {value!r}")
+    if meta["lo"] is not None and value < meta["lo"]:
+        raise UserError(f"{where}: must be at least {meta['lo']}, not {value!r}")
+    if meta["hi"] is not None and value > meta["hi"]:
+        raise UserError(f"{where}: must be at most {meta['hi']}, not {value!r}")
+    return value
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Keys of a TOML config file, each checked; unknown keys are errors, not silently ignored."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"config file {path} not found") from None
+    except OSError as exc:
+        raise UserError(f"config file {path} cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file {path} is not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise UserError(f"config file {path}: unknown key {unknown[0]!r}")
+    return {key: check(key, value, f"{path}: {key}") for key, value in data.items()}
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting; flags left out do not appear in the parsed namespace."""
+    for name, f in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        meta = f.metadata
+        kind = _TYPES[name]
+        helptext = f"{meta['help']} (default: {f.default!r})" if f.default not in ("", False) else meta["help"]
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                help=meta["help"])
+        else:
+            parser.add_argument(flag, type=_parse_as(kind, flag), default=argparse.SUPPRESS, help=helptext,
+                                metavar=meta["metavar"] or kind.__name__.upper())
+
+
+def _parse_as(kind: type, flag: str):
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def resolve(flags: dict[str, Any], config_path: Path | None) -> Settings:
+    """Defaults, then the config file (``--config`` or the system one if present), then flags."""
+    values: dict[str, Any] = {}
+    path = config_path or (SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None)
+    if path is not None:
+        values.update(read_file(path))
+    for key, value in flags.items():
+        values[key] = check(key, value, "--" + key.replace("_", "-"))
+    return Settings(**values)
+
+
+def to_toml(settings: Settings) -> str:
+    """The effective settings as a config file, secrets redacted."""
+    lines = []
+    for key, value in settings.redacted().items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        else:
+            text = repr(value)
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,20 @@
+"""Where the shipped files live: ``models/`` beside the package in a checkout, or inside it when installed."""
+
+import sys
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_SEARCH = (_PACKAGE.parent / "models", Path(sys.prefix) / "share" / "pi-emotion" / "models")
+
+
+def shipped(name: str) -> Path:
+    """Path of a file shipped in ``models/`` (checkout layout first, then the installed copy)."""
+    for base in _SEARCH:
+        if (base / name).exists():
+            return base / name
+    return _PACKAGE.parent / "models" / name
+
+
+CASCADE = "haarcascade_frontalface_alt2.xml"
+MODEL = "emotion.tflite"
+SAMPLE = _PACKAGE.parent / "tests" / "data" / "sample.mp4"  # in a checkout only

@@ -1,0 +1,84 @@
+"""Cheap per-stage timing and run totals: a few perf_counter calls per frame, bounded memory."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+STAGES = ("capture", "detect", "classify", "annotate", "output")
+WINDOW = 2000  # recent samples kept per stage for medians and percentiles
+
+
+@dataclass
+class StageTimes:
+    recent: dict[str, deque] = field(default_factory=lambda: {s: deque(maxlen=WINDOW) for s in STAGES})
+    total: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    count: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        ms = seconds * 1000
+        self.recent[name].append(ms)
+        self.total[name] += ms
+        self.count[name] += 1
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Mean over the run; median and p95 over the recent window, in ms."""
+        out = {}
+        for name in STAGES:
+            if self.count[name]:
+                recent = np.fromiter(self.recent[name], float)
+                out[name] = {"mean_ms": self.total[name] / self.count[name],
+                             "median_ms": float(np.median(recent)), "p95_ms": float(np.percentile(recent, 95))}
+        return out
+
+
+@dataclass
+class RunStats:
+    started: float = field(default_factory=time.monotonic)
+    frames: int = 0
+    faces: int = 0
+    frames_with_faces: int = 0
+    emotions: Counter = field(default_factory=Counter)
+    stages: StageTimes = field(default_factory=StageTimes)
+    ended: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.elapsed if self.elapsed > 0 else 0.0
+
+    def count_faces(self, emotions: list[str]) -> None:
+        self.frames += 1
+        self.faces += len(emotions)
+        self.frames_with_faces += bool(emotions)
+        self.emotions.update(emotions)
+
+
+def format_summary(stats: RunStats, source: str) -> str:
+    """The one-screen summary printed at the end of a run."""
+    lines = [f"source      {source}",
+             f"frames      {stats.frames} in {stats.elapsed:.1f} s ({stats.fps:.1f} fps)",
+             f"faces       {stats.faces} in {stats.frames_with_faces} frames"]
+    if stats.faces:
+        share = ", ".join(f"{e} {n / stats.faces:.0%}" for e, n in stats.emotions.most_common())
+        lines.append(f"emotions    {share}")
+    stage_summary = stats.stages.summary()
+    if stage_summary:
+        lines.append("stage ms    " + "  ".join(f"{name} {v['mean_ms']:.2f}" for name, v in stage_summary.items()))
+    return "\n".join(lines)
