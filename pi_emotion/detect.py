@@ -34,8 +34,11 @@ class FaceDetector:
     def __init__(self, settings: DetectorSettings) -> None:
         if not settings.cascade.is_file():
             raise UserError(f"face cascade {settings.cascade} not found")
-        self._cascade = cv2.CascadeClassifier(str(settings.cascade))
-        if self._cascade.empty():
+        try:
+            self._cascade = cv2.CascadeClassifier(str(settings.cascade))
+        except (cv2.error, SystemError):
+            self._cascade = None
+        if self._cascade is None or self._cascade.empty():
             raise UserError(f"face cascade {settings.cascade} is not a valid OpenCV cascade XML")
         self.settings = settings
 

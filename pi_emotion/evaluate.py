@@ -1,0 +1,144 @@
+"""Accuracy, per-class precision/recall/F1, confusion matrix and latency of a model on labelled faces.
+
+TFLite models run through the appliance's own classifier (so this measures what ships);
+Keras models need the training extra.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pi_emotion import datasets
+from pi_emotion.errors import UserError
+from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta, meta_path
+
+
+def _keras_predictor(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], ModelMeta]:
+    from pi_emotion.training.convert import ConvertOptions, describe, load_keras
+
+    model = load_keras(path)
+    meta = describe(model, path, ConvertOptions(path, path))
+
+    def predict(pixels: np.ndarray) -> np.ndarray:
+        x = pixels.astype(np.float32) * meta.scale + meta.offset
+        return model(x, training=False).numpy()
+
+    return predict, meta
+
+
+def predictor(path: Path, tta: bool = False) -> tuple[Callable[[np.ndarray], np.ndarray], ModelMeta]:
+    """A function from uint8 faces (N, H, W, C) to probabilities, and the model's metadata."""
+    if path.suffix == ".tflite":
+        from pi_emotion.classify import EmotionClassifier
+
+        clf = EmotionClassifier(path, num_threads=1, tta=tta)
+        return clf.predict, clf.meta
+    if path.suffix in (".keras", ".h5", ".hdf5"):
+        if tta:
+            raise UserError("--tta is for .tflite models")
+        return _keras_predictor(path)
+    raise UserError(f"model {path}: expected a .tflite, .keras or .h5 file")
+
+
+def metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> dict:
+    k = len(labels)
+    confusion = np.zeros((k, k), np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    per_class = {}
+    for i, label in enumerate(labels):
+        tp = confusion[i, i]
+        precision = tp / confusion[:, i].sum() if confusion[:, i].sum() else 0.0
+        recall = tp / confusion[i].sum() if confusion[i].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                            "support": int(confusion[i].sum())}
+    return {"accuracy": float(np.mean(y_true == y_pred)), "n": int(len(y_true)), "labels": list(labels),
+            "per_class": per_class, "confusion": confusion.tolist()}
+
+
+def evaluate(model: Path, data: Path, usage: str, tta: bool = False, latency_runs: int = 200) -> dict:
+    predict, meta = predictor(model, tta)
+    if tuple(meta.labels) != FER2013_LABELS:
+        raise UserError(f"model {model}: labels {list(meta.labels)} are not FER2013's; cannot score on FER2013")
+    ds = datasets.load(data, usage, size=meta.input_size)
+    x = ds.images[..., None]
+    if meta.channels == 3:
+        x = np.repeat(x, 3, axis=3)
+    probs = np.concatenate([predict(x[i:i + 64]) for i in range(0, len(x), 64)])
+    report = metrics(ds.labels, probs.argmax(1), meta.labels)
+    times = []
+    for i in range(min(latency_runs, len(x))):
+        start = time.perf_counter()
+        predict(x[i:i + 1])
+        times.append((time.perf_counter() - start) * 1000)
+    report.update({"model": str(model), "data": str(data), "usage": usage, "tta": tta,
+                   "latency_ms": {"mean": float(np.mean(times)), "p95": float(np.percentile(times, 95))},
+                   "model_bytes": model.stat().st_size})
+    return report
+
+
+def format_report(r: dict) -> str:
+    labels = r["labels"]
+    lines = [f"{r['model']} on {r['data']} ({r['usage']}, {r['n']} faces{', TTA' if r['tta'] else ''})",
+             f"accuracy {r['accuracy']:.2%}   latency per face {r['latency_ms']['mean']:.2f} ms mean, "
+             f"{r['latency_ms']['p95']:.2f} ms p95   size {r['model_bytes'] / 1024:.0f} KiB", "",
+             f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>6}"]
+    for label in labels:
+        c = r["per_class"][label]
+        lines.append(f"{label:<10}{c['precision']:>10.2f}{c['recall']:>8.2f}{c['f1']:>7.2f}{c['support']:>6}")
+    lines += ["", "confusion (rows: true, columns: predicted)", " " * 10 + "".join(f"{l[:7]:>8}" for l in labels)]
+    for label, row in zip(labels, r["confusion"]):
+        lines.append(f"{label:<10}" + "".join(f"{v:>8}" for v in row))
+    return "\n".join(lines)
+
+
+def plot_confusion(r: dict, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UserError("--plot needs matplotlib: pip install 'pi-emotion[train]'") from None
+    cm = np.array(r["confusion"], float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    labels = r["labels"]
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{Path(r['model']).name}: {r['accuracy']:.1%} on {r['usage']} (n={r['n']})")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str], parser_class) -> int:
+    p = parser_class(prog="pi-emotion evaluate", description="Measure a model on labelled faces.")
+    p.add_argument("--model", type=Path, required=True, help=".tflite (with its .json), .keras or .h5")
+    p.add_argument("--data", type=Path, required=True, help="FER2013 CSV or class folders")
+    p.add_argument("--usage", default="PublicTest", choices=datasets.USAGES)
+    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", type=Path, help="write the confusion matrix as a PNG")
+    a = p.parse_args(argv)
+    if a.model.suffix != ".tflite":
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    report = evaluate(a.model, a.data, a.usage, a.tta)
+    if a.plot:
+        plot_confusion(report, a.plot)
+    print(json.dumps(report) if a.json else format_report(report))
+    return 0

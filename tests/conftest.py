@@ -1,0 +1,32 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SAMPLE = DATA / "sample.mp4"
+MODEL = ROOT / "models" / "emotion.tflite"
+
+
+def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """The real command line in a child process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "pi_emotion", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kwargs)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 2, one line on stderr naming the problem, no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("pi-emotion: error:")]
+    assert len(lines) == 1, proc.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, "cv2.Mat"]:
+    return {name: cv2.imread(str(DATA / f"{name}.jpg")) for name in ("obama-480p", "biden", "two_people")}
