@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
+from typing import Callable
 
 from pi_emotion import paths
 from pi_emotion.classify import EmotionClassifier
@@ -33,29 +35,39 @@ def build_detector(settings: Settings) -> FaceDetector:
 
 
 def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> list[Output]:
+    """Outputs in the order they run; each is closed by ``stack`` however the run ends."""
     outputs: list[Output] = []
     if settings.events:
         from pi_emotion.outputs.events import EventsWriter
 
-        outputs.append(stack.enter_context(_closing(EventsWriter(Path(settings.events)))))
+        outputs.append(stack.enter_context(closing(EventsWriter(Path(settings.events)))))
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
 
-        outputs.append(stack.enter_context(_closing(VideoWriter(Path(settings.output), source.fps, source.size))))
+        outputs.append(stack.enter_context(closing(VideoWriter(Path(settings.output), source.fps, source.size))))
     return outputs
 
 
-class _closing:
-    """Close an output (or source) on the way out, whatever ended the run."""
+def start_stream(settings: Settings, hub, status_of: Callable[[], dict]):
+    """The browser view's HTTP server, listening and serving in its own thread."""
+    from pi_emotion.stream.server import StreamServer, parse_address
 
-    def __init__(self, thing) -> None:
-        self.thing = thing
+    password = settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
+    server = StreamServer(hub, parse_address(settings.stream), password, status_of)
+    server.start()
+    log.info("browser view at %s", server.url)
+    return server
 
-    def __enter__(self):
-        return self.thing
 
-    def __exit__(self, *exc) -> None:
-        self.thing.close()
+def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifier) -> dict:
+    """The figures of /api/status."""
+    from pi_emotion import __version__
+
+    stats = pipeline.stats
+    return {"version": __version__, "uptime_s": round(stats.elapsed, 1), "source": source.name,
+            "model": classifier.path.name, "fps": round(stats.recent_fps, 2), "frames": stats.frames,
+            "faces_now": stats.last_faces, "dropped": stats.dropped,
+            "stages": {k: {m: round(v, 3) for m, v in d.items()} for k, d in stats.stages.summary().items()}}
 
 
 def run(settings: Settings) -> int:
@@ -67,10 +79,20 @@ def run(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with ExitStack() as stack:
-        source = stack.enter_context(_closing(open_source(SourceSettings(
+        source = stack.enter_context(closing(open_source(SourceSettings(
             settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime))))
         outputs = build_outputs(settings, source, stack)
-        pipeline = Pipeline(source, detector, classifier, outputs, settings.overlay, settings.max_frames)
+        hub = None
+        if settings.stream:
+            from pi_emotion.stream.hub import FrameHub, StreamOutput
+
+            hub = FrameHub(max_clients=settings.stream_max_clients)
+            outputs.append(stack.enter_context(closing(StreamOutput(hub))))
+        pipeline = Pipeline(source, detector, classifier, outputs, overlay=settings.overlay,
+                            max_frames=settings.max_frames, detect_every=settings.detect_every,
+                            smooth_window=settings.smooth_window)
+        if hub is not None:
+            stack.enter_context(closing(start_stream(settings, hub, lambda: status(pipeline, source, classifier))))
         log.info("running on %s with model %s", source.name, classifier.path.name)
         stats = pipeline.run(stop)
     print(format_summary(stats, source.name), file=sys.stdout, flush=True)

@@ -41,6 +41,8 @@ class Settings:
     min_neighbors: int = _opt(4, "cascade detections needed to accept a face", lo=0, hi=50)
     min_face: int = _opt(24, "smallest face, in pixels at detection width", lo=8, hi=1024)
     margin: float = _opt(0.1, "border added around each face box, as a fraction of its side", lo=0, hi=1)
+    detect_every: int = _opt(1, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    smooth_window: int = _opt(5, "frames over which each face's probabilities are averaged", lo=1, hi=100)
     # classification
     model: str = _opt("", "TFLite model with its .json metadata (default: models/emotion.tflite)",
                       metavar="FILE")
@@ -50,6 +52,11 @@ class Settings:
     output: str = _opt("", "write the annotated video to this file (.mp4, .avi, .mkv)", metavar="FILE")
     events: str = _opt("", "write one JSON line per processed frame to this file", metavar="FILE")
     overlay: bool = _opt(False, "draw fps and face count on the frames")
+    stream: str = _opt("", "serve the browser view on [HOST:]PORT (host defaults to 127.0.0.1)",
+                       metavar="[HOST:]PORT")
+    stream_password: str = _opt("", "password for the browser view (HTTP Basic; any user name); "
+                                "also $PI_EMOTION_STREAM_PASSWORD", secret=True, metavar="PASSWORD")
+    stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256)
     max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0)
     log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
 

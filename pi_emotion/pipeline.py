@@ -1,49 +1,76 @@
-"""The frame loop: source -> detector -> classifier -> annotator -> outputs, timed per stage."""
+"""The frame loop: source -> detector -> classifier -> annotator -> outputs, timed per stage.
+
+Capture runs in its own thread; detection may run every k-th frame with faces followed
+by the tracker in between, so the classifier always sees fresh crops.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Callable
 
 import numpy as np
 
 from pi_emotion.annotate import annotate
+from pi_emotion.capture import ThreadedCapture
 from pi_emotion.classify import EmotionClassifier
-from pi_emotion.detect import FaceDetector
+from pi_emotion.detect import Box, FaceDetector
 from pi_emotion.outputs import Output
 from pi_emotion.results import Face, FrameResult
 from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.stats import RunStats
+from pi_emotion.track import Tracker
+
+log = logging.getLogger(__name__)
+FrameHook = Callable[[FrameResult, RunStats], None]
 
 
 class Pipeline:
     def __init__(self, source: FrameSource, detector: FaceDetector, classifier: EmotionClassifier,
-                 outputs: list[Output], overlay: bool = False, max_frames: int = 0) -> None:
+                 outputs: list[Output], *, overlay: bool = False, max_frames: int = 0, detect_every: int = 1,
+                 smooth_window: int = 5) -> None:
         self.source = source
         self.detector = detector
         self.classifier = classifier
         self.outputs = outputs
         self.overlay = overlay
         self.max_frames = max_frames
+        self.detect_every = detect_every
+        self.tracker = Tracker(window=smooth_window)
         self.stats = RunStats()
-        self._draw = any(o.needs_image for o in outputs)
+        self.hooks: list[FrameHook] = []
+        self._processed = 0
 
     def analyse(self, frame: Frame) -> FrameResult:
         """Faces and their emotions in one frame."""
         timer = self.stats.stages
         with timer.stage("detect"):
-            boxes = self.detector.detect(frame.grey, self.source.size)
+            if self._processed % self.detect_every == 0:
+                boxes: list[Box] = self.detector.detect(frame.grey, self.source.size)
+            else:
+                boxes = self.tracker.current_boxes()
+            tracks = self.tracker.match(boxes)
         with timer.stage("classify"):
             # Crops come from the full-resolution picture; the grey image may be a small lores copy.
             crop_from = frame.grey if frame.grey.shape[:2] == frame.image.shape[:2] else frame.image
             probs = self.classifier.classify(crop_from, boxes)
         labels = self.classifier.labels
-        faces = [_face(box, p, labels) for box, p in zip(boxes, probs)]
+        faces = []
+        for track, raw in zip(tracks, probs):
+            track.history.append(raw)
+            smooth = track.smoothed()
+            best, raw_best = int(np.argmax(smooth)), int(np.argmax(raw))
+            faces.append(Face(track.box, labels[best], float(smooth[best]),
+                              {label: float(p) for label, p in zip(labels, smooth)}, track.id,
+                              labels[raw_best], float(raw[raw_best])))
+        self._processed += 1
         return FrameResult(frame.index, frame.t, faces)
 
     def step(self, frame: Frame) -> FrameResult:
         result = self.analyse(frame)
         image = None
-        if self._draw:
+        if any(o.needs_image for o in self.outputs):
             with self.stats.stages.stage("annotate"):
                 overlay = f"{self.stats.fps:.1f} fps  {len(result.faces)} faces" if self.overlay else None
                 image = annotate(frame.image, result, overlay)
@@ -51,23 +78,26 @@ class Pipeline:
             for output in self.outputs:
                 output.write(image, result)
         self.stats.count_faces([f.emotion for f in result.faces])
+        for hook in self.hooks:
+            hook(result, self.stats)
         return result
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
         """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set."""
         stop = stop or threading.Event()
+        capture = ThreadedCapture(self.source, newest_only=self.source.live or getattr(self.source, "realtime", False))
         timer = self.stats.stages
-        while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):
-            with timer.stage("capture"):
-                frame = self.source.read()
-            if frame is None:
-                break
-            self.step(frame)
-        self.stats.ended = self.stats.started + self.stats.elapsed
+        try:
+            while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):
+                with timer.stage("capture"):
+                    frame = capture.read(timeout=0.5)
+                if frame is None:
+                    if capture.ended:
+                        break
+                    continue
+                self.step(frame)
+        finally:
+            capture.close()
+            self.stats.dropped = capture.dropped
+            self.stats.ended = self.stats.started + self.stats.elapsed
         return self.stats
-
-
-def _face(box, probs: np.ndarray, labels: tuple[str, ...]) -> Face:
-    best = int(np.argmax(probs))
-    return Face(tuple(int(v) for v in box), labels[best], float(probs[best]),
-                {label: float(p) for label, p in zip(labels, probs)})

@@ -13,14 +13,14 @@ class Face:
     emotion: str
     score: float
     scores: dict[str, float]
-    track: int | None = None
+    track: int
+    raw_emotion: str  # this frame's own answer; ``emotion`` is smoothed over the track's recent frames
+    raw_score: float
 
     def to_json(self) -> dict:
-        data = {"box": list(self.box), "emotion": self.emotion, "score": round(self.score, 4),
-                "scores": {k: round(v, 4) for k, v in self.scores.items()}}
-        if self.track is not None:
-            data["track"] = self.track
-        return data
+        return {"box": list(self.box), "emotion": self.emotion, "score": round(self.score, 4),
+                "scores": {k: round(v, 4) for k, v in self.scores.items()}, "track": self.track,
+                "raw_emotion": self.raw_emotion, "raw_score": round(self.raw_score, 4)}
 
 
 @dataclass

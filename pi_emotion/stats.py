@@ -51,6 +51,7 @@ class RunStats:
     frames: int = 0
     faces: int = 0
     frames_with_faces: int = 0
+    dropped: int = 0  # live frames replaced by newer ones before the loop took them
     emotions: Counter = field(default_factory=Counter)
     stages: StageTimes = field(default_factory=StageTimes)
     ended: float | None = None
@@ -63,7 +64,20 @@ class RunStats:
     def fps(self) -> float:
         return self.frames / self.elapsed if self.elapsed > 0 else 0.0
 
+    recent_frames: deque = field(default_factory=lambda: deque(maxlen=60))
+    last_faces: int = 0
+
+    @property
+    def recent_fps(self) -> float:
+        """Frame rate over the last (up to) 60 frames: what a person watching sees now."""
+        if len(self.recent_frames) < 2:
+            return 0.0
+        span = self.recent_frames[-1] - self.recent_frames[0]
+        return (len(self.recent_frames) - 1) / span if span > 0 else 0.0
+
     def count_faces(self, emotions: list[str]) -> None:
+        self.recent_frames.append(time.monotonic())
+        self.last_faces = len(emotions)
         self.frames += 1
         self.faces += len(emotions)
         self.frames_with_faces += bool(emotions)
@@ -75,6 +89,8 @@ def format_summary(stats: RunStats, source: str) -> str:
     lines = [f"source      {source}",
              f"frames      {stats.frames} in {stats.elapsed:.1f} s ({stats.fps:.1f} fps)",
              f"faces       {stats.faces} in {stats.frames_with_faces} frames"]
+    if stats.dropped:
+        lines.append(f"dropped     {stats.dropped} frames (the loop was slower than the source)")
     if stats.faces:
         share = ", ".join(f"{e} {n / stats.faces:.0%}" for e, n in stats.emotions.most_common())
         lines.append(f"emotions    {share}")

@@ -1,0 +1,110 @@
+"""The two data layouts people have, on fixtures made here, good and malformed."""
+
+import gzip
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import DATA
+from pi_emotion import datasets
+from pi_emotion.errors import UserError
+
+PIXELS = " ".join(["128"] * 2304)
+
+
+def write_csv(path, rows, header="emotion,pixels,Usage"):
+    text = header + "\n" + "\n".join(rows) + "\n"
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_csv_plain_and_gz_filtered_by_usage(tmp_path):
+    rows = [f"3,{PIXELS},Training", f"6,{PIXELS},PublicTest", f"0,{PIXELS},PrivateTest"]
+    for name in ("f.csv", "f.csv.gz"):
+        path = write_csv(tmp_path / name, rows)
+        assert datasets.load(path, "all").labels.tolist() == [3, 6, 0]
+        public = datasets.load(path, "PublicTest")
+        assert public.labels.tolist() == [6] and public.images.shape == (1, 48, 48)
+        assert datasets.load(path, "all", size=(64, 64)).images.shape == (3, 64, 64)
+
+
+def test_the_bundled_fer_sample_has_both_usages():
+    train = datasets.load(DATA / "fer2013-sample.csv.gz", "Training")
+    val = datasets.load(DATA / "fer2013-sample.csv.gz", "PublicTest")
+    assert (len(train), len(val)) == (400, 600)
+    assert train.images.dtype == np.uint8 and 100 < train.images.mean() < 160
+
+
+@pytest.mark.parametrize("row, message", [
+    ("9,{p},Training", "not a class index"),
+    ("x,{p},Training", "not a class index"),
+    ("3,1 2 3,Training", "square"),
+    ("3,{p} 7,Training", "square"),
+    ("3,{bad},Training", "integers"),
+    ("3,{big},Training", "0..255"),
+    ("3", "field"),
+])
+def test_malformed_rows_name_the_line(tmp_path, row, message):
+    row = row.format(p=PIXELS, bad=PIXELS.replace("128", "a", 1), big=PIXELS.replace("128", "999", 1))
+    path = write_csv(tmp_path / "bad.csv", [f"3,{PIXELS},Training", row])
+    with pytest.raises(UserError, match=message) as err:
+        datasets.load(path)
+    assert "bad.csv:3" in str(err.value)
+
+
+def test_not_a_fer_csv_and_empty_usage_are_clear(tmp_path):
+    with pytest.raises(UserError, match="header"):
+        datasets.load(write_csv(tmp_path / "x.csv", ["1,2"], header="a,b"))
+    with pytest.raises(UserError, match="no images"):
+        datasets.load(write_csv(tmp_path / "y.csv", [f"3,{PIXELS},Training"]), "PublicTest")
+    with pytest.raises(UserError, match="--usage"):
+        datasets.load(tmp_path / "y.csv", "Test")
+    with pytest.raises(UserError, match="does not exist"):
+        datasets.load(tmp_path / "none.csv")
+
+
+def make_folders(root, layout):
+    for rel, colour in layout.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        image = np.full((96, 80, 3) if colour else (30, 30), 100, np.uint8)
+        cv2.imwrite(str(root / rel), image)
+
+
+def test_class_folders_with_synonyms_and_splits(tmp_path):
+    make_folders(tmp_path, {"train/happiness/a.png": True, "train/anger/b.jpg": False, "train/sad/c.png": True,
+                            "test/neutral/d.png": True, "test/contempt/e.png": True})
+    train = datasets.load(tmp_path, "Training")
+    assert sorted(train.labels.tolist()) == [0, 3, 4] and train.images.shape == (3, 48, 48)
+    assert datasets.load(tmp_path, "PublicTest").labels.tolist() == [6]  # contempt is not a FER class
+    assert len(datasets.load(tmp_path, "all")) == 4
+
+
+def test_unknown_class_folder_and_empty_folders_are_clear(tmp_path):
+    make_folders(tmp_path / "a", {"happy/x.png": True, "bored/y.png": True})
+    with pytest.raises(UserError, match="bored"):
+        datasets.load(tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    with pytest.raises(UserError, match="no class folders"):
+        datasets.load(tmp_path / "b")
+    (tmp_path / "c" / "happy").mkdir(parents=True)
+    with pytest.raises(UserError, match="no images"):
+        datasets.load(tmp_path / "c")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300))
+def test_any_csv_content_loads_or_gives_a_user_error(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
+    path.write_text("emotion,pixels,Usage\n" + text, encoding="utf-8")
+    try:
+        data = datasets.load(path)
+    except UserError:
+        return
+    assert data.images.shape[1:] == (48, 48) and len(data.images) == len(data.labels)
