@@ -48,10 +48,11 @@ class StreamServer:
     """Owns the listening socket and its thread; ``status`` supplies /api/status's figures."""
 
     def __init__(self, hub: FrameHub, address: tuple[str, int], password: str = "",
-                 status: Callable[[], dict] = dict, client_timeout: float = 10.0) -> None:
+                 status: Callable[[], dict] = dict, client_timeout: float = 10.0,
+                 stale_after: float = STALE_AFTER) -> None:
         self.hub = hub
         handler = type("Handler", (_Handler,), {"hub": hub, "password": password, "status": staticmethod(status),
-                                                "timeout": client_timeout})
+                                                "timeout": client_timeout, "stale_after": stale_after})
         server_class = _IPv6Server if ":" in address[0] else _Server
         try:
             self.httpd = server_class(address, handler)
@@ -95,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
     hub: FrameHub
     password: str
     status: Callable[[], dict]
+    stale_after: float
     server_version = "pi-emotion"
     sys_version = ""
     protocol_version = "HTTP/1.1"
@@ -151,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _healthz(self) -> None:
         age = self.hub.seconds_since_frame()
-        ok = age is not None and age < STALE_AFTER
+        ok = age is not None and age < self.stale_after
         body = {"ok": ok, "seconds_since_frame": None if age is None else round(age, 3)}
         self._json(body, HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE)
 

@@ -1,0 +1,64 @@
+"""A running appliance with its browser view, in this process, for the stream tests."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from conftest import MODEL, SAMPLE
+from pi_emotion.app import build_detector, status
+from pi_emotion.classify import EmotionClassifier
+from pi_emotion.config import Settings
+from pi_emotion.pipeline import Pipeline
+from pi_emotion.sources.video import VideoFileSource
+from pi_emotion.stream.hub import FrameHub, StreamOutput
+from pi_emotion.stream.server import StreamServer
+
+
+class Appliance:
+    def __init__(self, source, password: str = "", max_clients: int = 16, stop_at_frame: int = 0,
+                 stale_after: float = 5.0) -> None:
+        self.source = source
+        self.hub = FrameHub(max_clients=max_clients)
+        classifier = EmotionClassifier(MODEL)
+        self.pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(self.hub)])
+        self.server = StreamServer(self.hub, ("127.0.0.1", 0), password,
+                                   lambda: status(self.pipeline, source, classifier), client_timeout=5.0,
+                                   stale_after=stale_after)
+        self.stop = threading.Event()
+        self.first_frame = threading.Event()
+        self.stop_at_frame = stop_at_frame
+        self.pipeline.hooks.append(self._hook)
+        self.thread = threading.Thread(target=self.pipeline.run, args=(self.stop,), daemon=True)
+
+    def _hook(self, result, stats) -> None:
+        self.first_frame.set()
+        if self.stop_at_frame and result.frame >= self.stop_at_frame:
+            self.stop.set()
+
+    @property
+    def port(self) -> int:
+        return self.server.address[1]
+
+    def start(self) -> "Appliance":
+        self.server.start()
+        self.thread.start()
+        assert self.first_frame.wait(30)
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.server.close()
+        self.hub.close()
+        self.source.close()
+
+
+@contextmanager
+def appliance(path: Path = SAMPLE, realtime: bool = True, **kwargs):
+    app = Appliance(VideoFileSource(path, loop=True, realtime=realtime), **kwargs).start()
+    try:
+        yield app
+    finally:
+        app.close()

@@ -1,0 +1,250 @@
+"""The browser view over real HTTP on loopback: MJPEG, fan-out, slow clients, auth, health, the page."""
+
+import base64
+import http.client
+import json
+import shutil
+import socket
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from streaming import Appliance, appliance
+from pi_emotion.stream.server import parse_address
+from pi_emotion.errors import UserError
+
+
+def get(port, path, headers=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("GET", path, headers=headers or {})
+    return conn, conn.getresponse()
+
+
+def read_parts(response, count):
+    """Parse ``count`` multipart parts; returns the decoded JPEGs."""
+    images = []
+    for _ in range(count):
+        line = response.fp.readline()
+        while line in (b"\r\n", b""):
+            if line == b"":
+                return images
+            line = response.fp.readline()
+        assert line == b"--FRAME\r\n", line
+        headers = {}
+        while (line := response.fp.readline()) != b"\r\n":
+            key, _, value = line.decode().partition(":")
+            headers[key.strip().lower()] = value.strip()
+        assert headers["content-type"] == "image/jpeg"
+        body = response.fp.read(int(headers["content-length"]))
+        images.append(cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR))
+    return images
+
+
+def test_mjpeg_parts_are_jpegs_of_the_frame_size_with_no_cache_headers():
+    with appliance() as app:
+        conn, resp = get(app.port, "/stream.mjpg")
+        assert resp.status == 200
+        assert resp.getheader("Content-Type") == "multipart/x-mixed-replace; boundary=FRAME"
+        assert "no-store" in resp.getheader("Cache-Control")
+        images = read_parts(resp, 5)
+        conn.close()
+    assert len(images) == 5
+    assert all(img is not None and img.shape == (480, 640, 3) for img in images)
+
+
+def test_snapshot_status_events_and_healthz():
+    with appliance() as app:
+        _, resp = get(app.port, "/snapshot.jpg")
+        jpeg = cv2.imdecode(np.frombuffer(resp.read(), np.uint8), cv2.IMREAD_COLOR)
+        assert resp.status == 200 and jpeg.shape == (480, 640, 3)
+        _, resp = get(app.port, "/api/status")
+        status = json.loads(resp.read())
+        assert {"version", "uptime_s", "source", "model", "fps", "frames", "faces_now", "stages"} <= set(status)
+        assert status["frames"] > 0 and "detect" in status["stages"]
+        _, resp = get(app.port, "/api/events?n=5")
+        events = json.loads(resp.read())
+        assert 1 <= len(events) <= 5 and {"frame", "t", "faces"} <= set(events[0])
+        conn, resp = get(app.port, "/api/events", {"Accept": "text/event-stream"})
+        assert resp.getheader("Content-Type") == "text/event-stream"
+        lines = [resp.fp.readline() for _ in range(4)]
+        conn.close()
+        data = [json.loads(line[6:]) for line in lines if line.startswith(b"data: ")]
+        assert len(data) == 2 and data[1]["frame"] > data[0]["frame"]
+        _, resp = get(app.port, "/healthz")
+        assert resp.status == 200 and json.loads(resp.read())["ok"] is True
+        for path, code in (("/nope", 404), ("/../../etc/passwd", 404), ("/api/events?n=x", 400)):
+            _, resp = get(app.port, path)
+            assert resp.status == code, path
+        conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+        conn.request("POST", "/api/status", body=b"{}")
+        assert conn.getresponse().status == 405
+
+
+def test_no_jpeg_is_encoded_while_nobody_watches():
+    with appliance(stop_at_frame=40) as app:
+        app.thread.join(30)
+        assert app.pipeline.stats.frames >= 40
+        assert app.hub.encoded == 0
+
+
+class Reader(threading.Thread):
+    """A stream client that reads parts until told to stop, counting them."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.conn, self.resp = get(port, "/stream.mjpg")
+        self.frames = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set() and read_parts(self.resp, 1):
+            self.frames += 1
+
+
+def stuck_client(port):
+    """Asks for the stream, then never reads: its socket buffer fills and stays full."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    return sock
+
+
+def run_with_clients(readers: int, stuck: bool) -> tuple[int, list[int]]:
+    """Frames processed and frames each reader got while 90 source frames (3 s of video) play."""
+    with appliance(stop_at_frame=120) as app:
+        start_frame = app.pipeline.stats.frames
+        clients = [Reader(app.port) for _ in range(readers)]
+        blocker = stuck_client(app.port) if stuck else None
+        for c in clients:
+            c.start()
+        app.thread.join(60)
+        processed = app.pipeline.stats.frames - start_frame
+        for c in clients:
+            c.done.set()
+            c.conn.close()
+        if blocker:
+            blocker.close()
+        return processed, [c.frames for c in clients]
+
+
+def test_ten_clients_all_get_frames_and_a_stuck_one_slows_nobody():
+    processed_free, got_free = run_with_clients(10, stuck=False)
+    processed_stuck, got_stuck = run_with_clients(10, stuck=True)
+    assert min(got_free) >= 10 and min(got_stuck) >= 10
+    assert processed_stuck >= 0.85 * processed_free
+    assert np.mean(got_stuck) >= 0.7 * np.mean(got_free)
+
+
+def test_client_cap_answers_503():
+    with appliance(max_clients=2) as app:
+        first, second = Reader(app.port), Reader(app.port)
+        _, third = get(app.port, "/stream.mjpg")
+        assert (first.resp.status, second.resp.status, third.status) == (200, 200, 503)
+        first.conn.close()
+        second.conn.close()
+
+
+def test_basic_auth_on_every_route_but_healthz():
+    good = "Basic " + base64.b64encode(b"viewer:s3cret").decode()
+    bad = "Basic " + base64.b64encode(b"viewer:guess").decode()
+    with appliance(password="s3cret") as app:
+        for path in ("/", "/api/status", "/snapshot.jpg", "/stream.mjpg", "/api/events"):
+            assert get(app.port, path)[1].status == 401, path
+            assert get(app.port, path, {"Authorization": bad})[1].status == 401, path
+            assert get(app.port, path, {"Authorization": "Basic %%%"})[1].status == 401, path
+        _, resp = get(app.port, "/", {"Authorization": good})
+        assert resp.status == 200 and b"pi-emotion" in resp.read()
+        assert get(app.port, "/api/status", {"Authorization": good})[1].status == 200
+        assert get(app.port, "/healthz")[1].status == 200
+
+
+class Stalling:
+    """A source stand-in: real frames from the sample, then it stops delivering (a camera that hangs)."""
+
+    live = True
+
+    def __init__(self, frames):
+        from conftest import SAMPLE
+        from pi_emotion.sources.video import VideoFileSource
+
+        self.inner = VideoFileSource(SAMPLE)
+        self.fps, self.size, self.name = self.inner.fps, self.inner.size, "stalling"
+        self.left = frames
+        self.released = threading.Event()
+
+    def read(self):
+        if self.left == 0:
+            self.released.wait()
+            return None
+        self.left -= 1
+        return self.inner.read()
+
+    def close(self):
+        self.released.set()
+        self.inner.close()
+
+
+def test_healthz_turns_503_when_frames_stop():
+    app = Appliance(Stalling(5), stale_after=0.3).start()
+    try:
+        deadline = time.monotonic() + 10
+        while (status := get(app.port, "/healthz")[1].status) != 503 and time.monotonic() < deadline:
+            app.stop.wait(0.05)
+        assert status == 503
+        assert 1 <= app.pipeline.stats.frames <= 5
+    finally:
+        app.close()
+
+
+def test_stream_address_parsing():
+    assert parse_address("8000") == ("127.0.0.1", 8000)
+    assert parse_address("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert parse_address("[::1]:9000") == ("::1", 9000)
+    with pytest.raises(UserError):
+        parse_address("0.0.0.0:http")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,800"):
+        options.add_argument(flag)
+    artifacts = ROOT / "tests" / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        with appliance() as app:
+            driver.get(f"http://127.0.0.1:{app.port}/")
+            wait = WebDriverWait(driver, 30)
+            wait.until(lambda d: d.execute_script("return document.getElementById('stream').naturalWidth") > 0)
+            wait.until(lambda d: float(d.find_element("id", "fps").text.replace("–", "0") or 0) > 0)
+            wait.until(lambda d: "%" in d.find_element("id", "faces").text)
+            first_faces = driver.find_element("id", "faces").text
+            wait.until(lambda d: d.execute_script(
+                "return document.getElementById('chart').getContext('2d')"
+                ".getImageData(0, 0, 600, 180).data.some(v => v > 0)"))
+            width = driver.execute_script("return document.getElementById('stream').naturalWidth")
+            driver.save_screenshot(str(artifacts / "page.png"))
+    finally:
+        driver.quit()
+    assert width == 640
+    assert any(e in first_faces for e in ("happy", "neutral", "sad", "angry", "fear", "surprise", "disgust"))
+    shot = cv2.imread(str(artifacts / "page.png"))
+    assert shot is not None and shot.shape[1] >= 1000
