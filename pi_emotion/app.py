@@ -17,7 +17,9 @@ from pi_emotion.config import Settings
 from pi_emotion.detect import DetectorSettings, FaceDetector
 from pi_emotion.errors import UserError
 from pi_emotion.outputs import Output
+from pi_emotion.outputs.background import BackgroundOutput
 from pi_emotion.pipeline import Pipeline
+from pi_emotion.service import Notifier
 from pi_emotion.sources import FrameSource, SourceSettings, open_source
 from pi_emotion.stats import format_summary
 
@@ -44,7 +46,13 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> 
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
 
-        outputs.append(stack.enter_context(closing(VideoWriter(Path(settings.output), source.fps, source.size))))
+        writer = VideoWriter(Path(settings.output), source.fps, source.size)
+        outputs.append(stack.enter_context(closing(BackgroundOutput(writer, keep_all=True, name="video-writer"))))
+    from pi_emotion.outputs.display import open_display
+
+    display = open_display(settings.display)
+    if display is not None:
+        outputs.append(stack.enter_context(closing(BackgroundOutput(display, keep_all=False, name="display"))))
     return outputs
 
 
@@ -75,9 +83,15 @@ def run(settings: Settings) -> int:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
     detector = build_detector(settings)
     classifier = EmotionClassifier(model_path(settings), settings.threads, settings.tta)
+    notifier = Notifier()
     stop = threading.Event()
+
+    def request_stop(*_) -> None:
+        notifier.stopping()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, request_stop)
     with ExitStack() as stack:
         source = stack.enter_context(closing(open_source(SourceSettings(
             settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime))))
@@ -93,6 +107,7 @@ def run(settings: Settings) -> int:
                             smooth_window=settings.smooth_window)
         if hub is not None:
             stack.enter_context(closing(start_stream(settings, hub, lambda: status(pipeline, source, classifier))))
+        pipeline.hooks.append(notifier.on_frame)
         log.info("running on %s with model %s", source.name, classifier.path.name)
         stats = pipeline.run(stop)
     print(format_summary(stats, source.name), file=sys.stdout, flush=True)

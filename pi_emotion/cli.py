@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -48,8 +47,10 @@ def cmd_run(argv: list[str]) -> int:
     if print_config:
         print(config.to_toml(settings), end="")
         return 0
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     from pi_emotion.app import run
+    from pi_emotion.service import setup_logging
+
+    setup_logging(settings.log_level)
 
     return run(settings)
 

@@ -51,6 +51,8 @@ class Settings:
     # outputs
     output: str = _opt("", "write the annotated video to this file (.mp4, .avi, .mkv)", metavar="FILE")
     events: str = _opt("", "write one JSON line per processed frame to this file", metavar="FILE")
+    display: str = _opt("none", "show the picture: none, window (desktop), fb or fb:/dev/fbN (HDMI console)",
+                        metavar="KIND")
     overlay: bool = _opt(False, "draw fps and face count on the frames")
     stream: str = _opt("", "serve the browser view on [HOST:]PORT (host defaults to 127.0.0.1)",
                        metavar="[HOST:]PORT")

@@ -75,12 +75,21 @@ class Pipeline:
                 overlay = f"{self.stats.fps:.1f} fps  {len(result.faces)} faces" if self.overlay else None
                 image = annotate(frame.image, result, overlay)
         with self.stats.stages.stage("output"):
-            for output in self.outputs:
-                output.write(image, result)
+            for output in list(self.outputs):
+                try:
+                    output.write(image, result)
+                except Exception as exc:  # a full disk or a dead display must not stop the appliance
+                    self.retire(output, exc)
         self.stats.count_faces([f.emotion for f in result.faces])
         for hook in self.hooks:
             hook(result, self.stats)
         return result
+
+    def retire(self, output: Output, exc: BaseException) -> None:
+        """Take a failed output out of the loop for good, with one error line; its owner still closes it."""
+        self.outputs.remove(output)
+        name = type(getattr(output, "output", output)).__name__
+        log.error("%s stopped: %s; the other outputs go on", name, exc)
 
     def run(self, stop: threading.Event | None = None) -> RunStats:
         """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set."""

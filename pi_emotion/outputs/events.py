@@ -1,8 +1,13 @@
-"""JSON Lines, one object per processed frame, flushed line by line so a crash loses at most one line."""
+"""JSON Lines, one object per processed frame.
+
+Each line goes to the file in one ``write`` call; if the disk fills mid-line the file is
+cut back to its last whole line, so a reader never meets half an object.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +21,21 @@ class EventsWriter:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._fh = path.open("w", encoding="utf-8")
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise UserError(f"events file {path} cannot be written ({exc.strerror})") from None
+        self._size = 0
 
     def write(self, image: np.ndarray | None, result: FrameResult) -> None:
-        self._fh.write(json.dumps(result.to_json(), separators=(",", ":")) + "\n")
-        self._fh.flush()
+        line = (json.dumps(result.to_json(), separators=(",", ":")) + "\n").encode()
+        try:
+            written = os.write(self._fd, line)
+            if written != len(line):
+                raise OSError(f"short write ({written} of {len(line)} bytes): is the disk full?")
+        except OSError:
+            os.ftruncate(self._fd, self._size)
+            raise
+        self._size += written
 
     def close(self) -> None:
-        self._fh.close()
+        os.close(self._fd)
