@@ -75,6 +75,7 @@ class Notifier:
         now = self._clock()
         if not self._ready:
             self._ready = True
+            self._last_ping = now  # the watchdog clock starts at READY
             self.send(f"READY=1\nSTATUS=running: first frame processed\nMAINPID={os.getpid()}")
         if self.watchdog_interval is not None and now - self._last_ping >= self.watchdog_interval:
             self._last_ping = now
