@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Installs pi-emotion as a boot-time service on Raspberry Pi OS Bookworm or Trixie (64-bit).
+# Safe to run again: it upgrades the package and keeps an existing configuration.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SRC="$(cd "$HERE/.." && pwd)"
+# shellcheck source=deploy/common.sh
+. "$HERE/common.sh"
+
+APT=1
+START=1
+VENV=1
+
+usage() {
+  cat <<USAGE
+Usage: sudo deploy/install.sh [--dry-run] [--root DIR] [--no-apt] [--no-venv] [--no-start]
+
+  --dry-run   print every action, change nothing
+  --root DIR  lay the files down under DIR (or set DESTDIR); skips apt, users and systemctl
+  --no-apt    do not install Debian packages
+  --no-venv   do not create the virtual environment (files only)
+  --no-start  install and enable the service, but do not start it now
+USAGE
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT="$2"; shift ;;
+    --no-apt) APT=0 ;;
+    --no-venv) VENV=0 ;;
+    --no-start) START=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+  shift
+done
+need_root "$@"
+
+codename=""
+if [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091
+  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+fi
+case "$codename" in
+  bookworm|trixie) say "Raspberry Pi OS / Debian $codename" ;;
+  *) warn "this is '${codename:-unknown}', not Bookworm or Trixie: going on, but untested here" ;;
+esac
+
+if [ "$APT" -eq 1 ]; then
+  say "Debian packages: camera stack, systemd bindings, venv"
+  system_act apt-get update
+  system_act apt-get install -y --no-install-recommends python3-venv python3-pip python3-picamera2 python3-systemd
+fi
+
+say "service user $SERVICE_USER (groups video, render)"
+if [ -n "$ROOT" ] || ! id "$SERVICE_USER" >/dev/null 2>&1; then
+  system_act useradd --system --user-group --home-dir /var/lib/pi-emotion --no-create-home \
+    --shell /usr/sbin/nologin "$SERVICE_USER"
+fi
+for group in video render; do
+  if [ -n "$ROOT" ] || getent group "$group" >/dev/null; then
+    system_act usermod --append --groups "$group" "$SERVICE_USER"
+  fi
+done
+
+say "application in $ROOT$PREFIX"
+act install -d -m 0755 "$ROOT$PREFIX"
+act install -m 0644 "$SRC/README.md" "$ROOT$PREFIX/README.md"
+if [ "$VENV" -eq 1 ]; then
+  # --system-site-packages: picamera2 and libcamera come from apt, not PyPI.
+  act python3 -m venv --system-site-packages "$ROOT$PREFIX/venv"
+  # Bookworm's apt picamera2 stack is built against NumPy 1.x; keep the venv on it there.
+  constraint=()
+  if [ "$codename" = bookworm ]; then
+    constraint=("numpy<2" "opencv-python-headless<4.12")
+  fi
+  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade "$SRC" "${constraint[@]}"
+fi
+
+say "configuration in $ROOT/etc/pi-emotion"
+act install -d -m 0755 "$ROOT/etc/pi-emotion"
+if [ -e "$ROOT/etc/pi-emotion/config.toml" ]; then
+  say "keeping the existing $ROOT/etc/pi-emotion/config.toml"
+else
+  act install -m 0640 "$SRC/deploy/config.toml" "$ROOT/etc/pi-emotion/config.toml"
+fi
+# The service reads its config through its group; other users cannot read a password in it.
+system_act chown root:"$SERVICE_USER" "$ROOT/etc/pi-emotion/config.toml"
+if [ ! -e "$ROOT/etc/pi-emotion/environment" ]; then
+  act install -m 0600 /dev/null "$ROOT/etc/pi-emotion/environment"
+fi
+
+say "systemd unit"
+act install -d -m 0755 "$ROOT/etc/systemd/system"
+act install -m 0644 "$SRC/systemd/pi-emotion.service" "$ROOT/etc/systemd/system/pi-emotion.service"
+system_act systemctl daemon-reload
+if [ "$START" -eq 1 ]; then
+  system_act systemctl enable --now pi-emotion.service
+else
+  system_act systemctl enable pi-emotion.service
+fi
+
+say "done. Logs: journalctl -u pi-emotion -f   Config: /etc/pi-emotion/config.toml"
