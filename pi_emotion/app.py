@@ -56,6 +56,15 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> 
     return outputs
 
 
+def build_pipeline(settings: Settings, source: FrameSource, detector: FaceDetector,
+                   classifier: EmotionClassifier, outputs: list[Output]) -> Pipeline:
+    import cv2
+
+    cv2.setNumThreads(settings.cv_threads)
+    return Pipeline(source, detector, classifier, outputs, overlay=settings.overlay, max_frames=settings.max_frames,
+                    detect_every=settings.detect_every, smooth_window=settings.smooth_window)
+
+
 def start_stream(settings: Settings, hub, status_of: Callable[[], dict]):
     """The browser view's HTTP server, listening and serving in its own thread."""
     from pi_emotion.stream.server import StreamServer, parse_address
@@ -102,9 +111,7 @@ def run(settings: Settings) -> int:
 
             hub = FrameHub(max_clients=settings.stream_max_clients)
             outputs.append(stack.enter_context(closing(StreamOutput(hub))))
-        pipeline = Pipeline(source, detector, classifier, outputs, overlay=settings.overlay,
-                            max_frames=settings.max_frames, detect_every=settings.detect_every,
-                            smooth_window=settings.smooth_window)
+        pipeline = build_pipeline(settings, source, detector, classifier, outputs)
         if hub is not None:
             stack.enter_context(closing(start_stream(settings, hub, lambda: status(pipeline, source, classifier))))
         pipeline.hooks.append(notifier.on_frame)

@@ -10,13 +10,15 @@ import threading
 from collections import deque
 
 from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.stats import StageTimes
 
 QUEUE = 4  # frames decoded ahead for files
 
 
 class ThreadedCapture:
-    def __init__(self, source: FrameSource, newest_only: bool) -> None:
+    def __init__(self, source: FrameSource, newest_only: bool, timer: StageTimes | None = None) -> None:
         self.source = source
+        self._timer = timer or StageTimes()
         self.newest_only = newest_only
         self.dropped = 0
         self._frames: deque[Frame] = deque()
@@ -30,7 +32,8 @@ class ThreadedCapture:
     def _capture(self) -> None:
         try:
             while not self._stop.is_set():
-                frame = self.source.read()
+                with self._timer.stage("decode"):
+                    frame = self.source.read()
                 with self._cond:
                     if frame is None:
                         break

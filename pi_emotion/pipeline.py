@@ -58,9 +58,8 @@ class Pipeline:
         labels = self.classifier.labels
         faces = []
         for track, raw in zip(tracks, probs):
-            track.history.append(raw)
-            smooth = track.smoothed()
-            best, raw_best = int(np.argmax(smooth)), int(np.argmax(raw))
+            best, smooth = track.update(raw)
+            raw_best = int(np.argmax(raw))
             faces.append(Face(track.box, labels[best], float(smooth[best]),
                               {label: float(p) for label, p in zip(labels, smooth)}, track.id,
                               labels[raw_best], float(raw[raw_best])))
@@ -94,7 +93,8 @@ class Pipeline:
     def run(self, stop: threading.Event | None = None) -> RunStats:
         """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set."""
         stop = stop or threading.Event()
-        capture = ThreadedCapture(self.source, newest_only=self.source.live or getattr(self.source, "realtime", False))
+        capture = ThreadedCapture(self.source, newest_only=self.source.live or getattr(self.source, "realtime", False),
+                                  timer=self.stats.stages)
         timer = self.stats.stages
         try:
             while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):

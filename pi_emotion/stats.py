@@ -10,7 +10,8 @@ from typing import Iterator
 
 import numpy as np
 
-STAGES = ("capture", "detect", "classify", "annotate", "output")
+# "decode" is the source's own read, in the capture thread; "capture" is the loop's wait for a frame.
+STAGES = ("decode", "capture", "detect", "classify", "annotate", "output")
 WINDOW = 2000  # recent samples kept per stage for medians and percentiles
 
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from pi_emotion.detect import Box
 
+HYSTERESIS = 0.1  # another label must lead the shown one by this much (smoothed) to replace it
+
 
 def iou(a: Box, b: Box) -> float:
     ax, ay, aw, ah = a
@@ -31,9 +33,20 @@ class Track:
     box: Box
     history: deque = field(default_factory=deque)
     missed: int = 0
+    label: int | None = None  # index of the label shown for this face
 
-    def smoothed(self) -> np.ndarray:
-        return np.mean(self.history, axis=0)
+    def update(self, probs: np.ndarray) -> tuple[int, np.ndarray]:
+        """Add this frame's probabilities; return the label to show and the smoothed probabilities.
+
+        Averaging over a window removes most flicker; hysteresis removes the rest, where two
+        labels are close and would otherwise swap back and forth.
+        """
+        self.history.append(probs)
+        smooth = np.mean(self.history, axis=0)
+        best = int(np.argmax(smooth))
+        if self.label is None or smooth[best] > smooth[self.label] + HYSTERESIS:
+            self.label = best
+        return self.label, smooth
 
 
 class Tracker:

@@ -1,0 +1,106 @@
+"""Capture-thread ordering and dropping, tracking and smoothing, and the bench's JSON schema."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE, run_cli
+from pi_emotion.capture import ThreadedCapture
+from pi_emotion.sources import Frame
+from pi_emotion.sources.video import VideoFileSource
+from pi_emotion.track import Tracker, iou
+
+
+class Scripted:
+    """A source stand-in whose reads the test releases one at a time, like a camera's frame clock."""
+
+    def __init__(self, n, live):
+        self.live, self.fps, self.size, self.name = live, 30.0, (8, 8), "scripted"
+        self.n = n
+        self.tick = threading.Semaphore(0)
+        self.delivered = 0
+
+    def read(self):
+        self.tick.acquire()
+        if self.delivered == self.n:
+            return None
+        image = np.zeros((8, 8, 3), np.uint8)
+        frame = Frame(self.delivered, self.delivered / 30, image, image[:, :, 0])
+        self.delivered += 1
+        return frame
+
+    def close(self):
+        pass
+
+
+def test_live_capture_hands_on_only_the_newest_frame():
+    source = Scripted(10, live=True)
+    capture = ThreadedCapture(source, newest_only=True)
+    source.tick.release()
+    assert capture.read(timeout=10).index == 0
+    for _ in range(4):  # four frames arrive while the loop is busy
+        source.tick.release()
+    with capture._cond:
+        assert capture._cond.wait_for(lambda: capture._frames and capture._frames[-1].index == 4, timeout=10)
+    assert capture.read(timeout=10).index == 4
+    assert capture.dropped == 3
+    for _ in range(6):
+        source.tick.release()
+    rest = []
+    while (frame := capture.read(timeout=10)) is not None:
+        rest.append(frame.index)
+    assert rest[-1] == 9 and rest == sorted(rest)
+    capture.close()
+
+
+def test_file_capture_hands_on_every_frame_in_order():
+    source = VideoFileSource(SAMPLE)
+    capture = ThreadedCapture(source, newest_only=False)
+    indices = []
+    while (frame := capture.read(timeout=10)) is not None:
+        indices.append(frame.index)
+    capture.close()
+    source.close()
+    assert indices == list(range(180)) and capture.dropped == 0
+
+
+def test_tracker_keeps_ids_for_moving_boxes_and_forgets_lost_ones():
+    tracker = Tracker(window=3, max_missed=2)
+    a, b = tracker.match([(100, 100, 50, 50), (300, 100, 50, 50)])
+    assert (a.id, b.id) == (1, 2)
+    b2, a2 = tracker.match([(306, 102, 50, 50), (104, 101, 50, 50)])  # moved a little, other order
+    assert (a2.id, b2.id) == (1, 2)
+    for _ in range(3):
+        (only,) = tracker.match([(110, 100, 50, 50)])
+    assert only.id == 1 and [t.id for t in tracker.tracks] == [1]
+    (new,) = tracker.match([(300, 100, 50, 50)])
+    assert new.id == 3
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+
+
+def test_sample_pan_keeps_track_ids_and_smoothing_removes_single_frame_flips(tmp_path):
+    events_path = tmp_path / "e.jsonl"
+    proc = run_cli("--source", SAMPLE, "--events", events_path, "--max-frames", "60")
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    ids = [tuple(sorted(f["track"] for f in e["faces"])) for e in events if len(e["faces"]) == 2]
+    assert len(ids) > 40 and len(set(ids)) == 1  # the two faces of the pan keep their ids
+    for track in ids[0]:
+        labels = [f for e in events for f in e["faces"] if f["track"] == track]
+        raw = [f["raw_emotion"] for f in labels]
+        smooth = [f["emotion"] for f in labels]
+        flips = lambda seq: sum(1 for a, b, c in zip(seq, seq[1:], seq[2:]) if a == c != b)  # noqa: E731
+        assert flips(smooth) <= flips(raw)
+        assert flips(smooth) == 0
+
+
+def test_bench_json_schema():
+    proc = run_cli("bench", "--frames", "30", "--json", "--no-reference", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {"fps", "cpu_ms_per_frame", "stages", "faces_per_frame", "rss_mb", "startup_s"} <= set(report)
+    assert report["frames"] == 30 and report["fps"] > 0 and report["rss_mb"] > 0 and report["startup_s"] > 0
+    for name in ("decode", "detect", "classify", "annotate", "output", "encode"):
+        assert {"median_ms", "p95_ms"} <= set(report["stages"][name]), name
