@@ -81,7 +81,8 @@ def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifie
     from pi_emotion import __version__
 
     stats = pipeline.stats
-    return {"version": __version__, "uptime_s": round(stats.elapsed, 1), "source": source.name,
+    state = "waiting for camera" if getattr(source, "waiting", False) else "running"
+    return {"version": __version__, "state": state, "uptime_s": round(stats.elapsed, 1), "source": source.name,
             "model": classifier.path.name, "fps": round(stats.recent_fps, 2), "frames": stats.frames,
             "faces_now": stats.last_faces, "dropped": stats.dropped,
             "stages": {k: {m: round(v, 3) for m, v in d.items()} for k, d in stats.stages.summary().items()}}
@@ -103,7 +104,8 @@ def run(settings: Settings) -> int:
         signal.signal(sig, request_stop)
     with ExitStack() as stack:
         source = stack.enter_context(closing(open_source(SourceSettings(
-            settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime))))
+            settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime),
+            reconnect=True)))
         outputs = build_outputs(settings, source, stack)
         hub = None
         if settings.stream:
@@ -115,6 +117,7 @@ def run(settings: Settings) -> int:
         if hub is not None:
             stack.enter_context(closing(start_stream(settings, hub, lambda: status(pipeline, source, classifier))))
         pipeline.hooks.append(notifier.on_frame)
+        pipeline.idle_hooks.append(notifier.waiting)
         log.info("running on %s with model %s", source.name, classifier.path.name)
         stats = pipeline.run(stop)
     print(format_summary(stats, source.name), file=sys.stdout, flush=True)

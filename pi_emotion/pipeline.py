@@ -40,6 +40,7 @@ class Pipeline:
         self.tracker = Tracker(window=smooth_window)
         self.stats = RunStats()
         self.hooks: list[FrameHook] = []
+        self.idle_hooks: list[Callable[[str], None]] = []  # told what the loop waits for, when no frame comes
         self._processed = 0
 
     def analyse(self, frame: Frame) -> FrameResult:
@@ -54,7 +55,13 @@ class Pipeline:
         with timer.stage("classify"):
             # Crops come from the full-resolution picture; the grey image may be a small lores copy.
             crop_from = frame.grey if frame.grey.shape[:2] == frame.image.shape[:2] else frame.image
-            probs = self.classifier.classify(crop_from, boxes)
+            try:
+                probs = self.classifier.classify(crop_from, boxes)
+            except Exception as exc:  # one bad inference must not end a months-long run
+                self.stats.errors += 1
+                if self.stats.errors == 1 or self.stats.errors % 1000 == 0:
+                    log.error("classification failed (%d times so far): %s", self.stats.errors, exc)
+                tracks, probs = [], []
         labels = self.classifier.labels
         faces = []
         for track, raw in zip(tracks, probs):
@@ -103,6 +110,9 @@ class Pipeline:
                 if frame is None:
                     if capture.ended:
                         break
+                    if getattr(self.source, "waiting", False):
+                        for idle in self.idle_hooks:
+                            idle("waiting for camera")
                     continue
                 self.step(frame)
         finally:

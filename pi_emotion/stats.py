@@ -53,6 +53,7 @@ class RunStats:
     faces: int = 0
     frames_with_faces: int = 0
     dropped: int = 0  # live frames replaced by newer ones before the loop took them
+    errors: int = 0  # frames whose classification failed
     emotions: Counter = field(default_factory=Counter)
     stages: StageTimes = field(default_factory=StageTimes)
     ended: float | None = None
@@ -90,6 +91,8 @@ def format_summary(stats: RunStats, source: str) -> str:
     lines = [f"source      {source}",
              f"frames      {stats.frames} in {stats.elapsed:.1f} s ({stats.fps:.1f} fps)",
              f"faces       {stats.faces} in {stats.frames_with_faces} frames"]
+    if stats.errors:
+        lines.append(f"errors      {stats.errors} frames could not be classified (see the log)")
     if stats.dropped:
         lines.append(f"dropped     {stats.dropped} frames (the loop was slower than the source)")
     if stats.faces:

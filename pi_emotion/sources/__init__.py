@@ -50,8 +50,20 @@ class SourceSettings:
     realtime: bool = False
 
 
-def open_source(settings: SourceSettings) -> FrameSource:
-    """``picamera``, a V4L2 device path (``/dev/video0``), a camera index (``0``) or a video file."""
+def open_source(settings: SourceSettings, reconnect: bool = False) -> FrameSource:
+    """``picamera``, a V4L2 device path (``/dev/video0``), a camera index (``0``) or a video file.
+
+    With ``reconnect``, a camera that fails after opening is reopened until it returns.
+    """
+    source = _open(settings)
+    if reconnect and source.live:
+        from pi_emotion.sources.reconnect import ReconnectingSource
+
+        return ReconnectingSource(lambda: _open(settings), source)
+    return source
+
+
+def _open(settings: SourceSettings) -> FrameSource:
     spec = settings.source
     if spec == "picamera":
         from pi_emotion.sources.picamera import PiCameraSource

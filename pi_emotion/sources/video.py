@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import cv2
 
 from pi_emotion.errors import UserError
 from pi_emotion.sources import Frame
+
+log = logging.getLogger(__name__)
+MAX_CORRUPT_RUN = 10  # this many undecodable frames in a row: the file is truncated, it has ended
 
 
 class VideoFileSource:
@@ -36,7 +40,8 @@ class VideoFileSource:
         self.size = (first.shape[1], first.shape[0])
         self.loop = loop
         self.realtime = realtime
-        self.skipped = 0
+        self.skipped = 0  # frames dropped by realtime pacing
+        self.corrupt = 0  # undecodable frames skipped inside the file
         self._clock, self._sleep = clock, sleep
         self._start = clock()
         self._file_index = 0  # index within the file
@@ -59,8 +64,8 @@ class VideoFileSource:
         if self._pending is not None:
             image, self._pending = self._pending, None
             return image
-        ok, image = self._cap.read()
-        if ok:
+        image = self._read_skipping_corrupt()
+        if image is not None:
             return image
         if not self.loop or self._file_index == 0:
             return None
@@ -69,6 +74,18 @@ class VideoFileSource:
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
         ok, image = self._cap.read()
         return image if ok else None
+
+    def _read_skipping_corrupt(self):
+        """The next decodable frame; undecodable ones are skipped and counted, a run of them ends the file."""
+        for failures in range(MAX_CORRUPT_RUN + 1):
+            ok, image = self._cap.read()
+            if ok and image is not None and (image.shape[1], image.shape[0]) == self.size:
+                if failures:
+                    self.corrupt += failures
+                    self._file_index += failures
+                    log.warning("%s: skipped %d undecodable frame(s)", self.name, failures)
+                return image
+        return None
 
     def _pace(self) -> None:
         """Wait for the next frame's time, or skip frames already late."""

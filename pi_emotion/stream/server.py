@@ -154,7 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _healthz(self) -> None:
         age = self.hub.seconds_since_frame()
         ok = age is not None and age < self.stale_after
-        body = {"ok": ok, "seconds_since_frame": None if age is None else round(age, 3)}
+        body = {"ok": ok, "state": self.status().get("state", "running"),
+                "seconds_since_frame": None if age is None else round(age, 3)}
         self._json(body, HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE)
 
     def _page(self, query) -> None:
