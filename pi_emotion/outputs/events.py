@@ -33,7 +33,10 @@ class EventsWriter:
             if written != len(line):
                 raise OSError(f"short write ({written} of {len(line)} bytes): is the disk full?")
         except OSError:
-            os.ftruncate(self._fd, self._size)
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass  # not a regular file (a pipe, /dev/full): nothing to cut back
             raise
         self._size += written
 

@@ -100,6 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pi-emotion"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"  # errors for garbled request lines get a real status line
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s\n"
 
     def log_message(self, format: str, *args) -> None:
         log.debug("%s %s", self.address_string(), format % args)

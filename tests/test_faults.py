@@ -1,0 +1,278 @@
+"""Faults an unattended appliance meets, made for real where they can be, with stand-ins where not."""
+
+import errno
+import json
+import os
+import socket
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import MODEL, SAMPLE, run_cli
+from streaming import appliance
+from test_stream import Reader, get
+from pi_emotion import config
+from pi_emotion.app import build_detector
+from pi_emotion.classify import EmotionClassifier
+from pi_emotion.config import Settings
+from pi_emotion.errors import UserError
+from pi_emotion.outputs.events import EventsWriter
+from pi_emotion.pipeline import Pipeline
+from pi_emotion.results import FrameResult
+from pi_emotion.service import Notifier
+from pi_emotion.sources import Frame
+from pi_emotion.sources.reconnect import ReconnectingSource
+from pi_emotion.sources.video import VideoFileSource
+
+
+class FlakyCamera:
+    """A camera stand-in that delivers real sample frames, then fails (unplugged)."""
+
+    live = True
+    name, fps, size = "flaky", 30.0, (640, 480)
+
+    def __init__(self, frames):
+        self.inner = VideoFileSource(SAMPLE)
+        self.left = frames
+
+    def read(self):
+        if self.left == 0:
+            raise OSError(errno.ENODEV, "No such device")
+        self.left -= 1
+        return self.inner.read()
+
+    def close(self):
+        self.inner.close()
+
+
+class Opener:
+    """Reopens the camera: fails ``failures`` times (device node gone), then it is back."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.attempts = 0
+
+    def __call__(self):
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise UserError("camera /dev/video0 could not be opened")
+        return FlakyCamera(frames=1000)
+
+
+def test_camera_lost_and_back_resumes_with_backoff():
+    opener = Opener(failures=3)
+    source = ReconnectingSource(opener, FlakyCamera(frames=5), first_delay=0.001, max_delay=0.004)
+    frames = [source.read() for _ in range(10)]
+    source.close()
+    assert [f.index for f in frames] == list(range(10))
+    assert opener.attempts == 4 and source.reconnects == 1 and not source.waiting
+
+
+def test_while_waiting_for_the_camera_the_watchdog_is_fed_and_status_says_so(tmp_path, monkeypatch):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "n.sock"))
+    sock.settimeout(30)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "n.sock"))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    opener = Opener(failures=10**9)  # never comes back during this test
+    source = ReconnectingSource(opener, FlakyCamera(frames=3), first_delay=0.01, max_delay=0.05)
+    pipeline = Pipeline(source, build_detector(Settings()), EmotionClassifier(MODEL), [])
+    notifier = Notifier()
+    pipeline.hooks.append(notifier.on_frame)
+    pipeline.idle_hooks.append(notifier.waiting)
+    stop = threading.Event()
+    thread = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
+    thread.start()
+    seen = []
+
+    def pings_while_waiting() -> int:
+        start = next((i for i, m in enumerate(seen) if m == "STATUS=waiting for camera"), None)
+        return 0 if start is None else sum(m == "WATCHDOG=1" for m in seen[start:])
+
+    while pings_while_waiting() < 3:  # recv times out (and fails the test) if they never come
+        seen.append(sock.recv(4096).decode())
+    stop.set()
+    source.close()
+    thread.join(10)
+    sock.close()
+    assert seen[0].startswith("READY=1") and opener.attempts >= 2
+
+
+def corrupt_copy(tmp_path, bad=(20, 21, 22)):
+    """The sample's first 60 frames as MJPEG AVI, with some frames' JPEG data destroyed."""
+    cap = cv2.VideoCapture(str(SAMPLE))
+    path = tmp_path / "corrupt.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for _ in range(60):
+        writer.write(cap.read()[1])
+    writer.release()
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\xff\xd8\xff"]
+    for k in bad:
+        data[starts[k]:starts[k] + 3000] = bytes(3000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_corrupt_frames_in_a_file_are_skipped_and_counted(tmp_path):
+    source = VideoFileSource(corrupt_copy(tmp_path))
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame)
+    assert len(frames) == 57 and source.corrupt == 3
+    assert frames[20].t == pytest.approx(23 / 30)  # media time stays true after the gap
+
+
+def test_disk_full_stops_only_that_output_and_keeps_the_rest(tmp_path):
+    video = tmp_path / "out.mp4"
+    proc = run_cli("--source", SAMPLE, "--events", "/dev/full", "--output", video)
+    assert proc.returncode == 0, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "No space left" in errors[0]
+    assert "frames      180" in proc.stdout
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 180
+
+
+def test_events_file_ends_on_a_whole_line_when_the_disk_fills_mid_line(tmp_path, monkeypatch):
+    path = tmp_path / "events.jsonl"
+    writer = EventsWriter(path)
+    writer.write(None, FrameResult(0, 0.0))
+    real_write = os.write
+
+    def half_then_full(fd, data):
+        if fd == writer._fd:
+            real_write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError):
+        writer.write(None, FrameResult(1, 0.033))
+    writer.close()
+    text = path.read_text()
+    assert text.endswith("\n") and [json.loads(line)["frame"] for line in text.splitlines()] == [0]
+
+
+class FailsOnce(EmotionClassifier):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def classify(self, image, boxes):
+        self.calls += 1
+        if self.calls == 10:
+            raise RuntimeError("tensor arena exhausted")
+        return super().classify(image, boxes)
+
+
+def test_inference_raising_for_one_frame_does_not_end_the_run():
+    source = VideoFileSource(SAMPLE)
+    pipeline = Pipeline(source, build_detector(Settings()), FailsOnce(MODEL), [], max_frames=30)
+    stats = pipeline.run()
+    source.close()
+    assert stats.frames == 30 and stats.errors == 1
+
+
+def test_idle_and_half_open_connections_time_out_without_harming_others():
+    with appliance() as app:
+        app.server.httpd.RequestHandlerClass.timeout = 0.5
+        idle = socket.create_connection(("127.0.0.1", app.port))
+        half = socket.create_connection(("127.0.0.1", app.port))
+        half.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        viewer = Reader(app.port)
+        viewer.start()
+        idle.settimeout(10)
+        half.settimeout(10)
+        assert idle.recv(1024) == b""  # the server hung up on the idle one
+        assert half.recv(1024) == b""
+        viewer.done.set()
+        viewer.join(10)
+        assert viewer.frames > 0
+        idle.close()
+        half.close()
+
+
+def raw_request(port, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
+def test_malformed_requests_and_oversized_headers_get_4xx():
+    with appliance() as app:
+        assert raw_request(app.port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+        assert raw_request(app.port, b"GET / HTTP/9.9\r\n\r\n").split(b" ")[1] in (b"400", b"505")
+        assert raw_request(app.port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n").split(b" ")[1] == b"414"
+        big = b"GET /api/status HTTP/1.1\r\n" + b"X-A: " + b"b" * 70000 + b"\r\n\r\n"
+        assert raw_request(app.port, big).split(b" ")[1] == b"431"
+        many = b"GET /api/status HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n"
+        assert raw_request(app.port, many).split(b" ")[1] == b"431"
+        assert get(app.port, "/api/status")[1].status == 200
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_thousand_stream_clients_coming_and_going_leave_nothing_behind():
+    with appliance() as app:
+        for _ in range(20):  # warm up: server threads, encoder
+            conn, resp = get(app.port, "/stream.mjpg")
+            resp.close()
+            conn.close()
+        app.hub.next_jpeg(0, 10)
+        threads, fds = threading.active_count(), open_fds()
+        for i in range(1000):
+            sock = socket.create_connection(("127.0.0.1", app.port))
+            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+            if i % 2:
+                sock.recv(100)  # some read a little first
+            sock.close()
+        deadline_ok = False
+        for _ in range(200):  # server threads notice their client is gone at their next write
+            if app.hub.stream_clients == 0 and threading.active_count() <= threads + 1:
+                deadline_ok = True
+                break
+            app.hub.next_jpeg(app.hub._jpeg_seq, 0.1)
+        assert deadline_ok, (app.hub.stream_clients, threading.active_count(), threads)
+        assert open_fds() <= fds + 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_config_text_is_accepted_or_rejected_with_a_user_error(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("cfg") / "c.toml"
+    path.write_bytes(text.encode("utf-8", "replace"))
+    try:
+        values = config.read_file(path)
+    except UserError:
+        return
+    assert set(values) <= set(config.FIELDS)
+
+
+@pytest.fixture(scope="module")
+def shared_appliance():
+    with appliance() as app:
+        yield app
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=600))
+def test_any_bytes_sent_to_the_server_get_an_answer_or_a_hang_up(shared_appliance, data):
+    port = shared_appliance.port
+    shared_appliance.server.httpd.RequestHandlerClass.timeout = 0.2
+    reply = raw_request(port, data)
+    assert reply == b"" or reply.startswith(b"HTTP/1.") or reply.startswith(b"--FRAME") or b"\r\n" in reply
+    assert get(port, "/healthz")[1].status == 200
