@@ -167,6 +167,8 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--keras", type=Path, help="Keras model for the tutorial reference "
                    "(default: models/emotion.keras when TensorFlow is installed)")
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
+    p.add_argument("--soak", action="store_true", help="soak test instead: stream on, clients coming and "
+                   "going for --frames frames; memory, files and threads sampled")
     a = p.parse_args(argv)
     if a.frames < 1:
         raise UserError("--frames must be at least 1")
@@ -177,6 +179,12 @@ def main(argv: list[str], parser_class) -> int:
     if a.detect_every:
         flags["detect_every"] = a.detect_every
     settings = config.resolve(flags, a.config)
+    if a.soak:
+        from pi_emotion.soak import print_soak, soak
+
+        report = soak(settings, a.frames)
+        print_soak(report, a.json)
+        return 0 if report["flat"] else 1
     keras_model = None
     if not a.no_reference:
         keras_model = a.keras or paths.shipped("emotion.keras")

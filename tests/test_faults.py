@@ -276,3 +276,11 @@ def test_any_bytes_sent_to_the_server_get_an_answer_or_a_hang_up(shared_applianc
     reply = raw_request(port, data)
     assert reply == b"" or reply.startswith(b"HTTP/1.") or reply.startswith(b"--FRAME") or b"\r\n" in reply
     assert get(port, "/healthz")[1].status == 200
+
+
+def test_soak_reports_samples_and_stays_flat():
+    proc = run_cli("bench", "--soak", "--frames", "300", "--json", timeout=300)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["flat"] is True, report
+    assert len(report["samples"]) == 10 and report["clients_served"] > 0
+    assert {"frame", "rss_mb", "fds", "threads"} <= set(report["samples"][0])
