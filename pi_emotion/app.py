@@ -7,9 +7,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Callable
 
 from pi_emotion import paths
 from pi_emotion.classify import EmotionClassifier

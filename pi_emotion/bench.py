@@ -50,7 +50,6 @@ class _Sink:
 
 
 def run_bench(settings, frames: int, keras_model: Path | None) -> dict:
-    import cv2
 
     from pi_emotion.app import build_detector, build_pipeline, model_path
     from pi_emotion.classify import EmotionClassifier

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from pi_emotion import datasets
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta, meta_path
+from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta
 
 
 def _keras_predictor(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], ModelMeta]:
@@ -91,7 +91,7 @@ def format_report(r: dict) -> str:
     for label in labels:
         c = r["per_class"][label]
         lines.append(f"{label:<10}{c['precision']:>10.2f}{c['recall']:>8.2f}{c['f1']:>7.2f}{c['support']:>6}")
-    lines += ["", "confusion (rows: true, columns: predicted)", " " * 10 + "".join(f"{l[:7]:>8}" for l in labels)]
+    lines += ["", "confusion (rows: true, columns: predicted)", " " * 10 + "".join(f"{name[:7]:>8}" for name in labels)]
     for label, row in zip(labels, r["confusion"]):
         lines.append(f"{label:<10}" + "".join(f"{v:>8}" for v in row))
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import MODEL, SAMPLE
+
 from pi_emotion.app import build_detector, status
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
@@ -14,6 +15,31 @@ from pi_emotion.pipeline import Pipeline
 from pi_emotion.sources.video import VideoFileSource
 from pi_emotion.stream.hub import FrameHub, StreamOutput
 from pi_emotion.stream.server import StreamServer
+
+
+class StallingSource:
+    """A source stand-in: real frames from the sample, then a read that blocks (a wedged camera driver)."""
+
+    live = True
+
+    def __init__(self, frames: int) -> None:
+        self.inner = VideoFileSource(SAMPLE)
+        self.fps, self.size, self.name = self.inner.fps, self.inner.size, "stalling"
+        self.left = frames
+        self.stalled = threading.Event()
+        self.released = threading.Event()
+
+    def read(self):
+        if self.left == 0:
+            self.stalled.set()
+            self.released.wait()
+            return None
+        self.left -= 1
+        return self.inner.read()
+
+    def close(self) -> None:
+        self.released.set()
+        self.inner.close()
 
 
 class Appliance:
@@ -41,7 +67,7 @@ class Appliance:
     def port(self) -> int:
         return self.server.address[1]
 
-    def start(self) -> "Appliance":
+    def start(self) -> Appliance:
         self.server.start()
         self.thread.start()
         assert self.first_frame.wait(30)

@@ -4,8 +4,8 @@ import json
 
 import cv2
 import pytest
-
 from conftest import MODEL, SAMPLE, assert_user_error, run_cli
+
 from pi_emotion.track import HYSTERESIS
 
 

@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import assert_user_error, run_cli
+
 from pi_emotion import config
 from pi_emotion.errors import UserError
 

@@ -5,10 +5,10 @@ import gzip
 import cv2
 import numpy as np
 import pytest
+from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA
 from pi_emotion import datasets
 from pi_emotion.errors import UserError
 

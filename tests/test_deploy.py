@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from pi_emotion import config
 
 DEPLOY = ROOT / "deploy"

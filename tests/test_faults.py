@@ -7,14 +7,13 @@ import socket
 import threading
 
 import cv2
-import numpy as np
 import pytest
+from conftest import MODEL, SAMPLE, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import MODEL, SAMPLE, run_cli
 from streaming import appliance
 from test_stream import Reader, get
+
 from pi_emotion import config
 from pi_emotion.app import build_detector
 from pi_emotion.classify import EmotionClassifier
@@ -24,7 +23,6 @@ from pi_emotion.outputs.events import EventsWriter
 from pi_emotion.pipeline import Pipeline
 from pi_emotion.results import FrameResult
 from pi_emotion.service import Notifier
-from pi_emotion.sources import Frame
 from pi_emotion.sources.reconnect import ReconnectingSource
 from pi_emotion.sources.video import VideoFileSource
 

@@ -5,11 +5,11 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import DATA, MODEL, assert_user_error, run_cli
+
+from pi_emotion import paths
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.detect import DetectorSettings, FaceDetector
-from pi_emotion import paths
 
 FER_SAMPLE = DATA / "fer2013-sample.csv.gz"
 LEGACY = DATA / "fer2013_mini_XCEPTION.102-0.66.hdf5"

@@ -5,8 +5,8 @@ import threading
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE, run_cli
+
 from pi_emotion.capture import ThreadedCapture
 from pi_emotion.sources import Frame
 from pi_emotion.sources.video import VideoFileSource

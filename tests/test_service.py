@@ -11,14 +11,14 @@ import time
 
 import cv2
 import pytest
-
 from conftest import MODEL, ROOT, SAMPLE
+from streaming import StallingSource
+
 from pi_emotion.app import build_detector
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
 from pi_emotion.pipeline import Pipeline
 from pi_emotion.service import Notifier
-from pi_emotion.sources.video import VideoFileSource
 
 
 @pytest.fixture
@@ -89,44 +89,19 @@ def test_watchdog_interval_respects_watchdog_pid(monkeypatch):
     assert Notifier().watchdog_interval is None
 
 
-class Hanging:
-    """A source stand-in: some real frames, then a read that never returns (a wedged driver)."""
-
-    live = True
-
-    def __init__(self, frames):
-        self.inner = VideoFileSource(SAMPLE)
-        self.fps, self.size, self.name = self.inner.fps, self.inner.size, "hanging"
-        self.left = frames
-        self.hung = threading.Event()
-        self.release = threading.Event()
-
-    def read(self):
-        if self.left == 0:
-            self.hung.set()
-            self.release.wait()
-            return None
-        self.left -= 1
-        return self.inner.read()
-
-    def close(self):
-        self.release.set()
-        self.inner.close()
-
-
 def test_a_hung_frame_loop_stops_the_watchdog_pings(notify_socket, monkeypatch):
     sock, path = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
     monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms while frames flow
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    source = Hanging(frames=20)
+    source = StallingSource(frames=20)
     pipeline = Pipeline(source, build_detector(Settings()), EmotionClassifier(MODEL), [])
     notifier = Notifier()
     pipeline.hooks.append(notifier.on_frame)
     stop = threading.Event()
     thread = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
     thread.start()
-    assert source.hung.wait(30)
+    assert source.stalled.wait(30)
     sock.settimeout(0.5)
     after_hang = []
     try:

@@ -6,8 +6,8 @@ import types
 import cv2
 import numpy as np
 import pytest
-
 from conftest import SAMPLE
+
 from pi_emotion.errors import UserError
 from pi_emotion.sources import SourceSettings, open_source
 from pi_emotion.sources.camera import CameraSource

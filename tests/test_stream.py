@@ -11,11 +11,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from streaming import Appliance, appliance
-from pi_emotion.stream.server import parse_address
+from streaming import Appliance, StallingSource, appliance
+
 from pi_emotion.errors import UserError
+from pi_emotion.stream.server import parse_address
 
 
 def get(port, path, headers=None, timeout=10):
@@ -163,34 +163,8 @@ def test_basic_auth_on_every_route_but_healthz():
         assert get(app.port, "/healthz")[1].status == 200
 
 
-class Stalling:
-    """A source stand-in: real frames from the sample, then it stops delivering (a camera that hangs)."""
-
-    live = True
-
-    def __init__(self, frames):
-        from conftest import SAMPLE
-        from pi_emotion.sources.video import VideoFileSource
-
-        self.inner = VideoFileSource(SAMPLE)
-        self.fps, self.size, self.name = self.inner.fps, self.inner.size, "stalling"
-        self.left = frames
-        self.released = threading.Event()
-
-    def read(self):
-        if self.left == 0:
-            self.released.wait()
-            return None
-        self.left -= 1
-        return self.inner.read()
-
-    def close(self):
-        self.released.set()
-        self.inner.close()
-
-
 def test_healthz_turns_503_when_frames_stop():
-    app = Appliance(Stalling(5), stale_after=0.3).start()
+    app = Appliance(StallingSource(5), stale_after=0.3).start()
     try:
         deadline = time.monotonic() + 10
         while (status := get(app.port, "/healthz")[1].status) != 503 and time.monotonic() < deadline:

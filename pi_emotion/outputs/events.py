@@ -6,6 +6,7 @@ cut back to its last whole line, so a reader never meets half an object.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -33,10 +34,8 @@ class EventsWriter:
             if written != len(line):
                 raise OSError(f"short write ({written} of {len(line)} bytes): is the disk full?")
         except OSError:
-            try:
+            with contextlib.suppress(OSError):  # not a regular file (a pipe, /dev/full): nothing to cut
                 os.ftruncate(self._fd, self._size)
-            except OSError:
-                pass  # not a regular file (a pipe, /dev/full): nothing to cut back
             raise
         self._size += written
 

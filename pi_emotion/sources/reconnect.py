@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from pi_emotion.errors import UserError
 from pi_emotion.sources import Frame, FrameSource

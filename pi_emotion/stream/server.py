@@ -14,10 +14,10 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from pi_emotion.errors import UserError

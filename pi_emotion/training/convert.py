@@ -6,7 +6,6 @@ network was trained.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
