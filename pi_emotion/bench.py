@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,68 @@ class _Sink:
 
     def close(self) -> None:
         pass
+
+
+@contextmanager
+def served_pipeline(settings, frames: int):
+    """The pipeline on a looping file with the browser view on a free loopback port, torn down after."""
+    from pi_emotion.app import build_detector, build_pipeline, model_path, status
+    from pi_emotion.classify import EmotionClassifier
+    from pi_emotion.sources import SourceSettings, open_source
+    from pi_emotion.stream.hub import FrameHub, StreamOutput
+    from pi_emotion.stream.server import StreamServer
+
+    source = open_source(SourceSettings(settings.source, loop=True))
+    classifier = EmotionClassifier(model_path(settings), settings.threads)
+    hub = FrameHub(max_clients=settings.stream_max_clients)
+    pipeline = build_pipeline(settings, source, build_detector(settings), classifier, [StreamOutput(hub)])
+    pipeline.max_frames = frames
+    server = StreamServer(hub, ("127.0.0.1", 0), "", lambda: status(pipeline, source, classifier))
+    server.start()
+    try:
+        yield pipeline, hub, server.address[1]
+    finally:
+        server.close()
+        hub.close()
+        source.close()
+
+
+CLIENT_SCRIPT = """
+import http.client, sys, threading
+def watch():
+    conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+    conn.request("GET", "/stream.mjpg")
+    resp = conn.getresponse()
+    while resp.read(65536):
+        pass
+for _ in range(int(sys.argv[2])):
+    threading.Thread(target=watch, daemon=True).start()
+sys.stdin.read()
+"""
+
+
+def stream_clients_cost(settings, frames: int, counts: tuple[int, ...]) -> list[dict]:
+    """CPU per frame of the appliance process with 0, 1, 10, ... viewers (in another process)."""
+    import subprocess
+    import sys
+
+    rows = []
+    for n in counts:
+        with served_pipeline(settings, frames) as (pipeline, hub, port):
+            viewers = subprocess.Popen([sys.executable, "-c", CLIENT_SCRIPT, str(port), str(n)],
+                                       stdin=subprocess.PIPE)
+            try:
+                while hub.stream_clients < n:
+                    hub.next_jpeg(0, 0.05)  # wait for the viewers to connect
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                stats = pipeline.run()
+                cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            finally:
+                viewers.kill()
+                viewers.wait()
+            rows.append({"clients": n, "frames": stats.frames, "fps": round(stats.frames / wall, 1),
+                         "cpu_ms_per_frame": round(1000 * cpu / stats.frames, 3), "jpegs": hub.encoded})
+    return rows
 
 
 def run_bench(settings, frames: int, keras_model: Path | None) -> dict:
@@ -166,6 +229,8 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--keras", type=Path, help="Keras model for the tutorial reference "
                    "(default: models/emotion.keras when TensorFlow is installed)")
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
+    p.add_argument("--stream-clients", metavar="N,N,...",
+                   help="instead: CPU per frame with this many stream viewers each, e.g. 0,1,10")
     p.add_argument("--soak", action="store_true", help="soak test instead: stream on, clients coming and "
                    "going for --frames frames; memory, files and threads sampled")
     a = p.parse_args(argv)
@@ -178,6 +243,16 @@ def main(argv: list[str], parser_class) -> int:
     if a.detect_every:
         flags["detect_every"] = a.detect_every
     settings = config.resolve(flags, a.config)
+    if a.stream_clients:
+        try:
+            counts = tuple(int(n) for n in a.stream_clients.split(","))
+        except ValueError:
+            raise UserError("--stream-clients: give counts like 0,1,10") from None
+        rows = stream_clients_cost(settings, a.frames, counts)
+        print(json.dumps(rows) if a.json else "\n".join(
+            f"{r['clients']:>3} viewers: {r['cpu_ms_per_frame']:7.3f} ms CPU per frame, {r['fps']:6.1f} fps, "
+            f"{r['jpegs']} JPEGs for {r['frames']} frames" for r in rows))
+        return 0
     if a.soak:
         from pi_emotion.soak import print_soak, soak
 

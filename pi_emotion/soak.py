@@ -38,19 +38,8 @@ def _churn(port: int, stop: threading.Event, counts: dict) -> None:
 
 
 def soak(settings, frames: int, churners: int = 3) -> dict:
-    from pi_emotion.app import build_detector, build_pipeline, model_path, status
-    from pi_emotion.classify import EmotionClassifier
-    from pi_emotion.sources import SourceSettings, open_source
-    from pi_emotion.stream.hub import FrameHub, StreamOutput
-    from pi_emotion.stream.server import StreamServer
+    from pi_emotion.bench import served_pipeline
 
-    source = open_source(SourceSettings(settings.source, loop=True))
-    classifier = EmotionClassifier(model_path(settings), settings.threads)
-    hub = FrameHub(max_clients=settings.stream_max_clients)
-    pipeline = build_pipeline(settings, source, build_detector(settings), classifier, [StreamOutput(hub)])
-    pipeline.max_frames = frames
-    server = StreamServer(hub, ("127.0.0.1", 0), "", lambda: status(pipeline, source, classifier))
-    server.start()
     samples: list[dict] = []
     every = max(1, frames // SAMPLES)
 
@@ -59,22 +48,19 @@ def soak(settings, frames: int, churners: int = 3) -> dict:
             samples.append({"frame": stats.frames, "rss_mb": round(_rss_mb(), 1), "fds": _fds(),
                             "threads": threading.active_count()})
 
-    pipeline.hooks.append(sample)
     stop = threading.Event()
     counts = {"clients": 0, "errors": 0}
-    workers = [threading.Thread(target=_churn, args=(server.address[1], stop, counts), daemon=True)
-               for _ in range(churners)]
-    for w in workers:
-        w.start()
-    try:
-        pipeline.run()
-    finally:
-        stop.set()
+    with served_pipeline(settings, frames) as (pipeline, hub, port):
+        pipeline.hooks.append(sample)
+        workers = [threading.Thread(target=_churn, args=(port, stop, counts), daemon=True) for _ in range(churners)]
         for w in workers:
-            w.join(10)
-        server.close()
-        hub.close()
-        source.close()
+            w.start()
+        try:
+            pipeline.run()
+        finally:
+            stop.set()
+            for w in workers:
+                w.join(10)
     settled = samples[len(samples) // 3:]  # after warm-up
     growth = {key: round(max(s[key] for s in settled) - min(s[key] for s in settled), 1) for key in ("rss_mb", "fds")}
     flat = growth["rss_mb"] <= 10 and growth["fds"] <= churners * 2 + 4

@@ -104,3 +104,11 @@ def test_bench_json_schema():
     assert report["frames"] == 30 and report["fps"] > 0 and report["rss_mb"] > 0 and report["startup_s"] > 0
     for name in ("decode", "detect", "classify", "annotate", "output", "encode"):
         assert {"median_ms", "p95_ms"} <= set(report["stages"][name]), name
+
+
+def test_stream_client_cost_bench_encodes_nothing_without_viewers():
+    proc = run_cli("bench", "--stream-clients", "0,2", "--frames", "40", "--json", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    none, two = json.loads(proc.stdout)
+    assert (none["clients"], none["jpegs"]) == (0, 0)
+    assert two["clients"] == 2 and two["jpegs"] > 0 and two["cpu_ms_per_frame"] > 0
