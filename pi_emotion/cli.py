@@ -105,12 +105,13 @@ def cmd_train(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights with a fresh schedule")
     a = p.parse_args(argv)
     _quiet_tensorflow()
     _needs_training_extra()
     from pi_emotion.training.train import train
 
-    train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, resume=a.resume, limit=a.limit))
+    train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, resume=a.resume, init=a.init, limit=a.limit))
     return 0
 
 

@@ -28,6 +28,7 @@ class TrainOptions:
     weight_decay: float = 1e-4
     seed: int = 1
     resume: bool = False
+    init: Path | None = None  # start from these weights with a fresh schedule (a second cosine cycle)
     limit: int = 0  # use only the first N training images (smoke tests)
 
 
@@ -100,6 +101,9 @@ def train(opts: TrainOptions) -> Path:
         print(f"resuming after epoch {initial_epoch}", flush=True)
     else:
         model = build(num_classes=len(FER2013_LABELS))
+        if opts.init is not None:
+            model.set_weights(keras.models.load_model(opts.init).get_weights())
+            print(f"starting from the weights of {opts.init}", flush=True)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=steps * opts.epochs, warmup_target=opts.lr, warmup_steps=steps * 2, alpha=0.01)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=opts.weight_decay),
@@ -151,23 +155,10 @@ def export(checkpoint: Path, out: Path) -> Path:
     """Write the chosen checkpoint as ``model.keras`` and legacy ``model.h5``, with its metadata."""
     import keras
 
-    model = keras.models.load_model(checkpoint)
+    model = keras.models.load_model(checkpoint, compile=False)  # weights only: no optimizer state to ship
     model.save(out / "model.keras")
     model.save(out / "model.h5")
     size = int(model.input_shape[1])
     ModelMeta(input_size=(size, size), channels=1, scale=1.0, offset=0.0).save(out / "model.json")
     print(f"saved {out / 'model.keras'} and {out / 'model.h5'}", flush=True)
     return out / "model.h5"
-
-
-if __name__ == "__main__":
-    import argparse
-
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--resume", action="store_true")
-    a = p.parse_args()
-    train(TrainOptions(data=a.data, out=a.out, epochs=a.epochs, limit=a.limit, resume=a.resume))
