@@ -100,7 +100,7 @@ def test_tiny_training_run_converts_and_evaluates(tmp_path):
 @needs_tf
 def test_third_party_legacy_keras2_model_converts_and_runs(tmp_path, photos):
     out = tmp_path / "mini_xception.tflite"
-    proc = run_cli("convert", LEGACY, "-o", out, "--calibration", FER_SAMPLE, "--input-range", "-1,1",
+    proc = run_cli("convert", LEGACY, "-o", out, "--calibration", FER_SAMPLE, "--input-range=-1,1",
                    timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "input 64x64x1" in proc.stdout
@@ -116,8 +116,8 @@ def test_third_party_legacy_keras2_model_converts_and_runs(tmp_path, photos):
 def test_convert_needs_to_know_what_it_cannot_guess(tmp_path):
     assert_user_error(run_cli("convert", LEGACY, "--calibration", FER_SAMPLE, "-o", tmp_path / "a.tflite"),
                       "--input-range")
-    assert_user_error(run_cli("convert", LEGACY, "--input-range", "-1,1", "-o", tmp_path / "a.tflite"),
+    assert_user_error(run_cli("convert", LEGACY, "--input-range=-1,1", "-o", tmp_path / "a.tflite"),
                       "--calibration")
     bad = tmp_path / "broken.h5"
     bad.write_bytes(LEGACY.read_bytes()[:5000])
-    assert_user_error(run_cli("convert", bad, "--float", "--input-range", "-1,1"), "could not be loaded")
+    assert_user_error(run_cli("convert", bad, "--float", "--input-range=-1,1"), "could not be loaded")

@@ -59,7 +59,7 @@ def describe(model, path: Path, opts: ConvertOptions) -> ModelMeta:
     elif model.layers and type(model.layers[1 if len(model.layers) > 1 else 0]).__name__ == "Rescaling":
         scale, offset = 1.0, 0.0
     else:
-        raise UserError(f"model {path}: say which pixel range it was trained on with --input-range "
+        raise UserError(f"model {path}: say which pixel range it was trained on, e.g. --input-range=-1,1 "
                         f"({' or '.join(INPUT_RANGES)})")
     labels = opts.labels or (FER2013_LABELS if classes == len(FER2013_LABELS) else None)
     if labels is None or len(labels) != classes:
