@@ -127,8 +127,11 @@ def run_bench(settings, frames: int, keras_model: Path | None) -> dict:
         events = EventsWriter(Path(scratch) / "events.jsonl")
         pipeline = build_pipeline(settings, source, detector, classifier, [events, _Sink()])
         pipeline.max_frames = WARMUP
+        first_frame_at: list[float] = []
+        pipeline.hooks.append(lambda result, stats: first_frame_at or first_frame_at.append(
+            time.clock_gettime(time.CLOCK_BOOTTIME)))
         pipeline.run()
-        startup = time.clock_gettime(time.CLOCK_BOOTTIME) - _boot_seconds_at_process_start()
+        startup = first_frame_at[0] - _boot_seconds_at_process_start()
         measured = build_pipeline(settings, source, detector, classifier, [events, _Sink()])
         measured.max_frames = frames
         measured.tracker = pipeline.tracker
