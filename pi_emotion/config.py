@@ -49,7 +49,7 @@ class Settings:
     threads: int = _opt(1, "model runtime threads", lo=1, hi=16)
     cv_threads: int = _opt(2, "OpenCV worker threads (detection, resizing); leaves cores for capture and model",
                            lo=1, hi=16)
-    tta: bool = _opt(False, "also classify the mirrored face and average (test-time augmentation)")
+    tta: bool = _opt(True, "also classify the mirrored face and average (test-time augmentation)")
     # outputs
     output: str = _opt("", "write the annotated video to this file (.mp4, .avi, .mkv)", metavar="FILE")
     events: str = _opt("", "write one JSON line per processed frame to this file", metavar="FILE")
