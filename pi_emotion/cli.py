@@ -55,16 +55,20 @@ def cmd_run(argv: list[str]) -> int:
     return run(settings)
 
 
-def _quiet_tensorflow() -> None:
+def _import_tensorflow() -> None:
+    """Import TensorFlow once, up front, without the start-up chatter its C++ side prints on stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-
-def _needs_training_extra() -> None:
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     try:
         import tensorflow  # noqa: F401
     except ImportError:
         raise UserError("this command needs TensorFlow: pip install 'pi-emotion[train]'") from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def cmd_convert(argv: list[str]) -> int:
@@ -79,8 +83,7 @@ def cmd_convert(argv: list[str]) -> int:
     p.add_argument("--labels", help="comma-separated class names (default: FER2013's seven)")
     p.add_argument("--samples", type=int, default=300, help="calibration faces (default: 300)")
     a = p.parse_args(argv)
-    _quiet_tensorflow()
-    _needs_training_extra()
+    _import_tensorflow()
     import contextlib
     import io
 
@@ -107,8 +110,7 @@ def cmd_train(argv: list[str]) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights with a fresh schedule")
     a = p.parse_args(argv)
-    _quiet_tensorflow()
-    _needs_training_extra()
+    _import_tensorflow()
     from pi_emotion.training.train import train
 
     train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, resume=a.resume, init=a.init, limit=a.limit))

@@ -103,7 +103,9 @@ def convert(opts: ConvertOptions) -> dict:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        flat = converter.convert()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "statistics for quantized inputs": we give int8 I/O
+            flat = converter.convert()
     except Exception as exc:
         raise UserError(f"model {opts.model} could not be converted to TFLite ({str(exc).splitlines()[0]})") from None
     opts.output.parent.mkdir(parents=True, exist_ok=True)
