@@ -6,6 +6,7 @@ network was trained.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
