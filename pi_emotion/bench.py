@@ -264,12 +264,11 @@ def main(argv: list[str], parser_class) -> int:
         return 0 if report["flat"] else 1
     keras_model = None
     if not a.no_reference:
+        import importlib.util
+
+        # Looked up, not imported: TensorFlow must not weigh on the measured process until the reference runs.
         keras_model = a.keras or paths.shipped("emotion.keras")
-        try:
-            import tensorflow  # noqa: F401
-        except ImportError:
-            keras_model = None
-        if keras_model is not None and not keras_model.is_file():
+        if importlib.util.find_spec("tensorflow") is None or not keras_model.is_file():
             keras_model = None
     report = run_bench(settings, a.frames, keras_model)
     print(json.dumps(report) if a.json else format_report(report))

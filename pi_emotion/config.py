@@ -41,7 +41,7 @@ class Settings:
     min_neighbors: int = _opt(4, "cascade detections needed to accept a face", lo=0, hi=50)
     min_face: int = _opt(24, "smallest face, in pixels at detection width", lo=8, hi=1024)
     margin: float = _opt(0.1, "border added around each face box, as a fraction of its side", lo=0, hi=1)
-    detect_every: int = _opt(2, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    detect_every: int = _opt(3, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
     smooth_window: int = _opt(5, "frames over which each face's probabilities are averaged", lo=1, hi=100)
     # classification
     model: str = _opt("", "TFLite model with its .json metadata (default: models/emotion.tflite)",
