@@ -42,7 +42,8 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> 
     if settings.events:
         from pi_emotion.outputs.events import EventsWriter
 
-        outputs.append(stack.enter_context(closing(EventsWriter(Path(settings.events)))))
+        events = EventsWriter(Path(settings.events))
+        outputs.append(stack.enter_context(closing(BackgroundOutput(events, keep_all=True, name="events-writer"))))
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
 

@@ -25,6 +25,7 @@ class BackgroundOutput:
         self.needs_image = output.needs_image
         self.skipped = 0
         self.failed: BaseException | None = None
+        self._reported = False
         self._items: deque = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -33,6 +34,7 @@ class BackgroundOutput:
 
     def write(self, image: np.ndarray | None, result: FrameResult) -> None:
         if self.failed is not None:
+            self._reported = True
             raise self.failed  # reported on the loop's side, where outputs are retired
         with self._cond:
             if self.keep_all:
@@ -69,4 +71,6 @@ class BackgroundOutput:
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
+        if self.failed is not None and not self._reported:
+            log.error("%s stopped: %s", type(self.output).__name__, self.failed)
         self.output.close()
