@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import socket
+import subprocess
 import threading
 
 import cv2
@@ -282,3 +283,30 @@ def test_soak_reports_samples_and_stays_flat():
     assert proc.returncode == 0 and report["flat"] is True, report
     assert len(report["samples"]) == 10 and report["clients_served"] > 0
     assert {"frame", "rss_mb", "fds", "threads"} <= set(report["samples"][0])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MB filesystem (tmpfs), where this machine lets us mount one."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.decode().strip()}); /dev/full covers events")
+    yield mount
+    subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_real_full_disk_leaves_a_playable_video_and_whole_events(small_disk):
+    video, events = small_disk / "out.mp4", small_disk / "events.jsonl"
+    proc = run_cli("--source", SAMPLE, "--output", video, "--events", events, "--loop", "--max-frames", "400")
+    assert proc.returncode == 0, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) >= 1 and "disk nearly full" in errors[0]
+    cap = cv2.VideoCapture(str(video))
+    decoded = 0
+    while cap.read()[0]:
+        decoded += 1
+    assert 30 <= decoded < 400  # stopped early, and what it wrote plays
+    text = events.read_bytes()
+    assert text.endswith(b"\n") and all(json.loads(line) for line in text.splitlines())
