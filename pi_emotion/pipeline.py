@@ -118,5 +118,6 @@ class Pipeline:
         finally:
             capture.close()
             self.stats.dropped = capture.dropped
+            self.stats.corrupt = getattr(self.source, "corrupt", 0)
             self.stats.ended = self.stats.started + self.stats.elapsed
         return self.stats

@@ -54,6 +54,7 @@ class RunStats:
     frames_with_faces: int = 0
     dropped: int = 0  # live frames replaced by newer ones before the loop took them
     errors: int = 0  # frames whose classification failed
+    corrupt: int = 0  # undecodable frames the source skipped
     emotions: Counter = field(default_factory=Counter)
     stages: StageTimes = field(default_factory=StageTimes)
     ended: float | None = None
@@ -93,6 +94,8 @@ def format_summary(stats: RunStats, source: str) -> str:
              f"faces       {stats.faces} in {stats.frames_with_faces} frames"]
     if stats.errors:
         lines.append(f"errors      {stats.errors} frames could not be classified (see the log)")
+    if stats.corrupt:
+        lines.append(f"corrupt     {stats.corrupt} undecodable frames skipped")
     if stats.dropped:
         lines.append(f"dropped     {stats.dropped} frames (the loop was slower than the source)")
     if stats.faces:

@@ -125,6 +125,10 @@ def test_corrupt_frames_in_a_file_are_skipped_and_counted(tmp_path):
         frames.append(frame)
     assert len(frames) == 57 and source.corrupt == 3
     assert frames[20].t == pytest.approx(23 / 30)  # media time stays true after the gap
+    proc = run_cli("--source", source._path, "--events", tmp_path / "e.jsonl")
+    assert proc.returncode == 0, proc.stderr
+    assert "corrupt     3 undecodable frames skipped" in proc.stdout
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 57
 
 
 def test_disk_full_stops_only_that_output_and_keeps_the_rest(tmp_path):
