@@ -37,8 +37,8 @@ class Settings:
     # detection
     cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
     detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096)
-    scale_factor: float = _opt(1.2, "cascade scale step", lo=1.01, hi=2.0)
-    min_neighbors: int = _opt(4, "cascade detections needed to accept a face", lo=0, hi=50)
+    scale_factor: float = _opt(1.25, "cascade scale step", lo=1.01, hi=2.0)
+    min_neighbors: int = _opt(3, "cascade detections needed to accept a face", lo=0, hi=50)
     min_face: int = _opt(24, "smallest face, in pixels at detection width", lo=8, hi=1024)
     margin: float = _opt(0.1, "border added around each face box, as a fraction of its side", lo=0, hi=1)
     detect_every: int = _opt(3, "detect faces every k-th frame and follow them in between", lo=1, hi=30)

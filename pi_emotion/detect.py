@@ -22,8 +22,8 @@ Box = tuple[int, int, int, int]  # x, y, w, h in full-frame pixels
 class DetectorSettings:
     cascade: Path
     detect_width: int = 320
-    scale_factor: float = 1.2
-    min_neighbors: int = 4
+    scale_factor: float = 1.25
+    min_neighbors: int = 3
     min_face: int = 24  # pixels, at detection scale
     margin: float = 0.1  # fraction of the box added on each side
 
