@@ -75,6 +75,10 @@ class EmotionClassifier:
     def labels(self) -> tuple[str, ...]:
         return self.meta.labels
 
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(self._in_dtype)
+
     def crops(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """Model-sized crops (N, H, W, C) as uint8 pixels, from grey (H, W) or BGR (H, W, 3) images."""
         w, h = self.meta.input_size

@@ -23,7 +23,6 @@ class BackgroundOutput:
         self.output = output
         self.keep_all = keep_all
         self.needs_image = output.needs_image
-        self.skipped = 0
         self.failed: BaseException | None = None
         self._reported = False
         self._items: deque = deque()
@@ -40,8 +39,7 @@ class BackgroundOutput:
             if self.keep_all:
                 self._cond.wait_for(lambda: len(self._items) < QUEUE or self.failed is not None)
             else:
-                self.skipped += len(self._items)
-                self._items.clear()
+                self._items.clear()  # the newest frame replaces one not shown yet
             self._items.append((image, result))
             self._cond.notify_all()
 

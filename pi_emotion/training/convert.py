@@ -117,7 +117,7 @@ def convert(opts: ConvertOptions) -> dict:
               "input_size": list(meta.input_size), "channels": meta.channels,
               "keras_bytes": opts.model.stat().st_size, "tflite_bytes": len(flat)}
     classifier = EmotionClassifier(opts.output)
-    report["input_type"] = str(np.dtype(classifier._in_dtype))
+    report["input_type"] = str(classifier.input_dtype)
     if sample is not None:
         keras_probs = model.predict(normalised(sample), verbose=0, batch_size=64)
         lite_probs = classifier.predict(sample)
