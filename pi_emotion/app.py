@@ -26,8 +26,9 @@ from pi_emotion.stats import format_summary
 log = logging.getLogger("pi_emotion")
 
 
-def model_path(settings: Settings) -> Path:
-    return Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
+def build_classifier(settings: Settings) -> EmotionClassifier:
+    model = Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
+    return EmotionClassifier(model, settings.threads, settings.tta)
 
 
 def build_detector(settings: Settings) -> FaceDetector:
@@ -93,7 +94,7 @@ def run(settings: Settings) -> int:
     if not settings.source:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
     detector = build_detector(settings)
-    classifier = EmotionClassifier(model_path(settings), settings.threads, settings.tta)
+    classifier = build_classifier(settings)
     notifier = Notifier()
     stop = threading.Event()
 

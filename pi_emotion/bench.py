@@ -53,14 +53,13 @@ class _Sink:
 @contextmanager
 def served_pipeline(settings, frames: int):
     """The pipeline on a looping file with the browser view on a free loopback port, torn down after."""
-    from pi_emotion.app import build_detector, build_pipeline, model_path, status
-    from pi_emotion.classify import EmotionClassifier
+    from pi_emotion.app import build_classifier, build_detector, build_pipeline, status
     from pi_emotion.sources import SourceSettings, open_source
     from pi_emotion.stream.hub import FrameHub, StreamOutput
     from pi_emotion.stream.server import StreamServer
 
     source = open_source(SourceSettings(settings.source, loop=True))
-    classifier = EmotionClassifier(model_path(settings), settings.threads)
+    classifier = build_classifier(settings)
     hub = FrameHub(max_clients=settings.stream_max_clients)
     pipeline = build_pipeline(settings, source, build_detector(settings), classifier, [StreamOutput(hub)])
     pipeline.max_frames = frames
@@ -114,13 +113,12 @@ def stream_clients_cost(settings, frames: int, counts: tuple[int, ...]) -> list[
 
 def run_bench(settings, frames: int, keras_model: Path | None) -> dict:
 
-    from pi_emotion.app import build_detector, build_pipeline, model_path
-    from pi_emotion.classify import EmotionClassifier
+    from pi_emotion.app import build_classifier, build_detector, build_pipeline
     from pi_emotion.outputs.events import EventsWriter
     from pi_emotion.sources import SourceSettings, open_source
 
     detector = build_detector(settings)
-    classifier = EmotionClassifier(model_path(settings), settings.threads, settings.tta)
+    classifier = build_classifier(settings)
     source = open_source(SourceSettings(settings.source, settings.width, settings.height, settings.fps,
                                         loop=True, realtime=False))
     with tempfile.TemporaryDirectory() as scratch:

@@ -106,6 +106,7 @@ def cmd_train(argv: list[str]) -> int:
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--arch", choices=("small", "base"), default="base", help="network size (default: base)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights with a fresh schedule")
@@ -113,7 +114,8 @@ def cmd_train(argv: list[str]) -> int:
     _import_tensorflow()
     from pi_emotion.training.train import train
 
-    train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, resume=a.resume, init=a.init, limit=a.limit))
+    train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, arch=a.arch, resume=a.resume, init=a.init,
+                       limit=a.limit))
     return 0
 
 

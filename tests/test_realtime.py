@@ -112,3 +112,12 @@ def test_stream_client_cost_bench_encodes_nothing_without_viewers():
     none, two = json.loads(proc.stdout)
     assert (none["clients"], none["jpegs"]) == (0, 0)
     assert two["clients"] == 2 and two["jpegs"] > 0 and two["cpu_ms_per_frame"] > 0
+
+
+@pytest.mark.parametrize("tta", [True, False])
+def test_benchmarks_classify_as_the_appliance_is_configured(tta):
+    from pi_emotion.bench import served_pipeline
+    from pi_emotion.config import Settings
+
+    with served_pipeline(Settings(source=str(SAMPLE), tta=tta), frames=1) as (pipeline, _hub, _port):
+        assert pipeline.classifier.tta is tta

@@ -17,6 +17,7 @@ from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta
 
 BATCH = 64  # even, and the last short batch is dropped: TF's oneDNN path crashes on odd batches
+LABEL_SMOOTHING = 0.1  # FER2013 labels are noisy: do not push the network to be certain of them
 
 
 @dataclass
@@ -27,6 +28,7 @@ class TrainOptions:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 1
+    arch: str = "base"  # a key of network.ARCHS
     resume: bool = False
     init: Path | None = None  # start from these weights with a fresh schedule (a second cosine cycle)
     limit: int = 0  # use only the first N training images (smoke tests)
@@ -80,7 +82,7 @@ def train(opts: TrainOptions) -> Path:
     import keras
     import tensorflow as tf
 
-    from pi_emotion.training.network import build
+    from pi_emotion.training.network import ARCHS, build
 
     opts.out.mkdir(parents=True, exist_ok=True)
     last, best = opts.out / "last.keras", opts.out / "best.keras"
@@ -100,26 +102,28 @@ def train(opts: TrainOptions) -> Path:
         initial_epoch = json.loads(state_path.read_text())["epoch"]
         print(f"resuming after epoch {initial_epoch}", flush=True)
     else:
-        model = build(num_classes=len(FER2013_LABELS))
+        model = build(num_classes=len(FER2013_LABELS), **ARCHS[opts.arch])
         if opts.init is not None:
             model.set_weights(keras.models.load_model(opts.init).get_weights())
             print(f"starting from the weights of {opts.init}", flush=True)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=steps * opts.epochs, warmup_target=opts.lr, warmup_steps=steps * 2, alpha=0.01)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=opts.weight_decay),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
+                      metrics=["accuracy"])
         (opts.out / "options.json").write_text(json.dumps(asdict(opts), default=str, indent=2) + "\n")
         print(f"{model.name}: {model.count_params():,} parameters, {steps} steps/epoch", flush=True)
 
     augment = _augmenter(opts.seed)
     x_train = train_set.images[..., None].astype("float32")
-    ds = (tf.data.Dataset.from_tensor_slices((x_train, train_set.labels))
+    k = len(FER2013_LABELS)
+    ds = (tf.data.Dataset.from_tensor_slices((x_train, keras.utils.to_categorical(train_set.labels, k)))
           .shuffle(len(train_set), seed=opts.seed, reshuffle_each_iteration=True)
           .batch(BATCH, drop_remainder=True)
           .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(2))
     val_n = len(val_set) - len(val_set) % 2
-    val = (val_set.images[:val_n, ..., None].astype("float32"), val_set.labels[:val_n])
+    val = (val_set.images[:val_n, ..., None].astype("float32"), keras.utils.to_categorical(val_set.labels[:val_n], k))
 
     class SaveState(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -136,7 +140,7 @@ def train(opts: TrainOptions) -> Path:
     ]
     if initial_epoch < opts.epochs:
         model.fit(ds, validation_data=val, batch_size=BATCH, epochs=opts.epochs, initial_epoch=initial_epoch,
-                  class_weight=_class_weights(train_set.labels, len(FER2013_LABELS)), callbacks=callbacks,
+                  class_weight=_class_weights(train_set.labels, k), callbacks=callbacks,
                   verbose=0)
     return export(best if best.exists() else last, opts.out)
 
