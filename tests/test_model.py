@@ -14,7 +14,7 @@ from pi_emotion.detect import DetectorSettings, FaceDetector
 FER_SAMPLE = DATA / "fer2013-sample.csv.gz"
 LEGACY = DATA / "fer2013_mini_XCEPTION.102-0.66.hdf5"
 # `pi-emotion evaluate --model models/emotion.tflite --data tests/data/fer2013-sample.csv.gz --json`
-SHIPPED_SAMPLE_ACCURACY = 0.645
+SHIPPED_SAMPLE_ACCURACY = 0.6817
 
 try:
     import tensorflow  # noqa: F401
