@@ -103,7 +103,7 @@ def cmd_train(argv: list[str]) -> int:
     p = _Parser(prog="pi-emotion train", description="Train the emotion network on FER2013.")
     p.add_argument("--data", type=Path, required=True, help="FER2013 CSV (.csv or .csv.gz) or class folders")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, model.h5/.keras")
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=75)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--arch", choices=("small", "base"), default="base", help="network size (default: base)")

@@ -78,8 +78,9 @@ def test_evaluate_rejects_bad_model_and_data(tmp_path):
 def test_tiny_training_run_converts_and_evaluates(tmp_path):
     run_dir = tmp_path / "run"
     proc = run_cli("train", "--data", FER_SAMPLE, "--out", run_dir, "--epochs", "1", "--limit", "256",
-                   timeout=600)
+                   "--arch", "small", timeout=600)
     assert proc.returncode == 0, proc.stderr
+    assert "283,119 parameters" in proc.stdout  # the size the model card describes for --arch small
     assert "epoch 1:" in proc.stdout and (run_dir / "train.log").read_text().startswith("epoch 1:")
     for name in ("model.h5", "model.keras", "model.json", "last.keras", "history.csv"):
         assert (run_dir / name).exists(), name

@@ -24,7 +24,7 @@ LABEL_SMOOTHING = 0.1  # FER2013 labels are noisy: do not push the network to be
 class TrainOptions:
     data: Path
     out: Path
-    epochs: int = 60
+    epochs: int = 75
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 1
