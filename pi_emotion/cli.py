@@ -98,7 +98,7 @@ def cmd_convert(argv: list[str]) -> int:
 
 
 def cmd_train(argv: list[str]) -> int:
-    from pi_emotion.training.train import TrainOptions
+    from pi_emotion.training.train import ARCHS, TrainOptions
 
     p = _Parser(prog="pi-emotion train", description="Train the emotion network on FER2013.")
     p.add_argument("--data", type=Path, required=True, help="FER2013 CSV (.csv or .csv.gz) or class folders")
@@ -106,7 +106,7 @@ def cmd_train(argv: list[str]) -> int:
     p.add_argument("--epochs", type=int, default=75)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--arch", choices=("small", "base"), default="base", help="network size (default: base)")
+    p.add_argument("--arch", choices=tuple(ARCHS), default="base", help="network size (default: base)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights with a fresh schedule")

@@ -26,14 +26,6 @@ def _sep_block(x, filters: int, name: str):
     return layers.ReLU(name=f"{name}_out")(x)
 
 
-# Sizes of the same family. "base" has 2.6x the weights of "small" and ~2x its multiplies:
-# it trains ~1.6x slower and runs in well under 1 ms per face on int8.
-ARCHS: dict[str, dict] = {
-    "small": {"stem": 24, "widths": (96, 192, 256)},
-    "base": {"stem": 32, "widths": (128, 256, 512)},
-}
-
-
 def build(num_classes: int = 7, size: int = 48, stem: int = 24, widths: tuple[int, ...] = (96, 192, 256),
           dropout: float = 0.3) -> keras.Model:
     inputs = keras.Input((size, size, 1), name="face")

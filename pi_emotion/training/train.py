@@ -18,6 +18,12 @@ from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta
 
 BATCH = 64  # even, and the last short batch is dropped: TF's oneDNN path crashes on odd batches
 LABEL_SMOOTHING = 0.1  # FER2013 labels are noisy: do not push the network to be certain of them
+# Sizes of the network (keyword arguments of network.build). "base" has 2.6x the weights of
+# "small" and twice its multiplies: it trains 1.6x slower and still runs in well under 1 ms per face.
+ARCHS: dict[str, dict] = {
+    "small": {"stem": 24, "widths": (96, 192, 256)},
+    "base": {"stem": 32, "widths": (128, 256, 512)},
+}
 
 
 @dataclass
@@ -28,7 +34,7 @@ class TrainOptions:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 1
-    arch: str = "base"  # a key of network.ARCHS
+    arch: str = "base"  # a key of ARCHS
     resume: bool = False
     init: Path | None = None  # start from these weights with a fresh schedule (a second cosine cycle)
     limit: int = 0  # use only the first N training images (smoke tests)
@@ -82,7 +88,7 @@ def train(opts: TrainOptions) -> Path:
     import keras
     import tensorflow as tf
 
-    from pi_emotion.training.network import ARCHS, build
+    from pi_emotion.training.network import build
 
     opts.out.mkdir(parents=True, exist_ok=True)
     last, best = opts.out / "last.keras", opts.out / "best.keras"
