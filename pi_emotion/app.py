@@ -14,7 +14,7 @@ from pathlib import Path
 from pi_emotion import paths
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.detect import DetectorSettings, FaceDetector
+from pi_emotion.detectors import Detector
 from pi_emotion.errors import UserError
 from pi_emotion.outputs import Output
 from pi_emotion.outputs.background import BackgroundOutput
@@ -31,10 +31,10 @@ def build_classifier(settings: Settings) -> EmotionClassifier:
     return EmotionClassifier(model, settings.threads, settings.tta)
 
 
-def build_detector(settings: Settings) -> FaceDetector:
-    cascade = Path(settings.cascade) if settings.cascade else paths.shipped(paths.CASCADE)
-    return FaceDetector(DetectorSettings(cascade, settings.detect_width, settings.scale_factor,
-                                         settings.min_neighbors, settings.min_face, settings.margin))
+def build_detector(settings: Settings) -> Detector:
+    from pi_emotion import detectors
+
+    return detectors.create(settings)
 
 
 def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> list[Output]:
@@ -58,13 +58,14 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> 
     return outputs
 
 
-def build_pipeline(settings: Settings, source: FrameSource, detector: FaceDetector,
+def build_pipeline(settings: Settings, source: FrameSource, detector: Detector,
                    classifier: EmotionClassifier, outputs: list[Output]) -> Pipeline:
     import cv2
 
     cv2.setNumThreads(settings.cv_threads)
     return Pipeline(source, detector, classifier, outputs, overlay=settings.overlay, max_frames=settings.max_frames,
-                    detect_every=settings.detect_every, smooth_window=settings.smooth_window)
+                    detect_every=settings.detect_every, smooth_window=settings.smooth_window,
+                    track_hold=settings.track_hold, min_confidence=settings.min_confidence, margin=settings.margin)
 
 
 def start_stream(settings: Settings, hub, status_of: Callable[[], dict]):

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pi_emotion.detectors import DETECTORS
 from pi_emotion.errors import UserError
 
 SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
+DETECTOR_NAMES = tuple(DETECTORS)
 
 
 def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
@@ -35,14 +38,24 @@ class Settings:
     loop: bool = _opt(False, "start a video file again at its end")
     realtime: bool = _opt(False, "pace a video file at its own fps, dropping frames when behind")
     # detection
-    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
+    detector: str = _opt("yunet", "face detector: yunet (small, dim and turned faces, landmarks) or haar "
+                         "(the classic cascade)", choices=DETECTOR_NAMES, metavar="NAME")
     detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096)
-    scale_factor: float = _opt(1.25, "cascade scale step", lo=1.01, hi=2.0)
-    min_neighbors: int = _opt(3, "cascade detections needed to accept a face", lo=0, hi=50)
-    min_face: int = _opt(24, "smallest face, in pixels at detection width", lo=8, hi=1024)
-    margin: float = _opt(0.1, "border added around each face box, as a fraction of its side", lo=0, hi=1)
-    detect_every: int = _opt(3, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    min_face: int = _opt(20, "smallest face, in pixels at detection width", lo=8, hi=1024)
+    detect_every: int = _opt(2, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    detector_model: str = _opt("", "YuNet ONNX file (default: the one shipped in models/)", metavar="FILE")
+    score_threshold: float = _opt(0.6, "YuNet: confidence a face needs", lo=0.05, hi=1.0)
+    nms_threshold: float = _opt(0.3, "YuNet: overlap above which two boxes are one face", lo=0.05, hi=1.0)
+    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
+    scale_factor: float = _opt(1.25, "Haar: cascade scale step", lo=1.01, hi=2.0)
+    min_neighbors: int = _opt(3, "Haar: cascade detections needed to accept a face", lo=0, hi=50)
+    margin: float = _opt(0.1, "Haar: border added around each face box before classifying, as a fraction of "
+                         "its side (YuNet crops are framed from the face's landmarks)", lo=0, hi=1)
+    # following faces
+    track_hold: float = _opt(1.0, "seconds a face keeps its id while the detector does not see it", lo=0.05, hi=60)
     smooth_window: int = _opt(5, "frames over which each face's probabilities are averaged", lo=1, hi=100)
+    min_confidence: float = _opt(0.4, "below this smoothed probability a face is labelled 'uncertain'", lo=0,
+                                 hi=1)
     # classification
     model: str = _opt("", "TFLite model with its .json metadata (default: models/emotion.tflite)",
                       metavar="FILE")
@@ -81,6 +94,8 @@ def check(key: str, value: Any, where: str) -> Any:
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise UserError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise UserError(f"{where}: must be a finite number, not {value!r}")
     if meta["choices"] and value not in meta["choices"]:
         raise UserError(f"{where}: must be one of {', '.join(meta['choices'])}, not {value!r}")
     if meta["lo"] is not None and value < meta["lo"]:

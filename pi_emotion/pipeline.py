@@ -15,21 +15,22 @@ import numpy as np
 from pi_emotion.annotate import annotate
 from pi_emotion.capture import ThreadedCapture
 from pi_emotion.classify import EmotionClassifier
-from pi_emotion.detect import Box, FaceDetector
+from pi_emotion.detectors import Detector
 from pi_emotion.outputs import Output
 from pi_emotion.results import Face, FrameResult
 from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.stats import RunStats
-from pi_emotion.track import Tracker
+from pi_emotion.track import Tracker, label_name
 
 log = logging.getLogger(__name__)
 FrameHook = Callable[[FrameResult, RunStats], None]
 
 
 class Pipeline:
-    def __init__(self, source: FrameSource, detector: FaceDetector, classifier: EmotionClassifier,
+    def __init__(self, source: FrameSource, detector: Detector, classifier: EmotionClassifier,
                  outputs: list[Output], *, overlay: bool = False, max_frames: int = 0, detect_every: int = 1,
-                 smooth_window: int = 5) -> None:
+                 smooth_window: int = 5, track_hold: float = 1.0, min_confidence: float = 0.0,
+                 margin: float = 0.1) -> None:
         self.source = source
         self.detector = detector
         self.classifier = classifier
@@ -37,26 +38,29 @@ class Pipeline:
         self.overlay = overlay
         self.max_frames = max_frames
         self.detect_every = detect_every
-        self.tracker = Tracker(window=smooth_window)
+        self.min_confidence = min_confidence
+        self.margin = margin
+        self.tracker = Tracker(window=smooth_window, hold=track_hold)
         self.stats = RunStats()
         self.hooks: list[FrameHook] = []
         self.idle_hooks: list[Callable[[str], None]] = []  # told what the loop waits for, when no frame comes
         self._processed = 0
 
-    def analyse(self, frame: Frame) -> FrameResult:
-        """Faces and their emotions in one frame."""
+    def analyse(self, frame: Frame, picture: bool = False) -> FrameResult:
+        """Faces and their emotions in one frame; a still ``picture`` is searched at sizes that suit it."""
         timer = self.stats.stages
         with timer.stage("detect"):
-            if self._processed % self.detect_every == 0:
-                boxes: list[Box] = self.detector.detect(frame.grey, self.source.size)
+            if picture:
+                tracks = self.tracker.update(self.detector.detect_picture(frame.image, frame.grey), frame.t)
+            elif self._processed % self.detect_every == 0:
+                tracks = self.tracker.update(self.detector.detect(frame.image, frame.grey), frame.t)
             else:
-                boxes = self.tracker.current_boxes()
-            tracks = self.tracker.match(boxes)
+                tracks = self.tracker.follow(frame.t)
         with timer.stage("classify"):
             # Crops come from the full-resolution picture; the grey image may be a small lores copy.
             crop_from = frame.grey if frame.grey.shape[:2] == frame.image.shape[:2] else frame.image
             try:
-                probs = self.classifier.classify(crop_from, boxes)
+                probs = self.classifier.classify(crop_from, [t.detection for t in tracks], self.margin)
             except Exception as exc:  # one bad inference must not end a months-long run
                 self.stats.errors += 1
                 if self.stats.errors == 1 or self.stats.errors % 1000 == 0:
@@ -65,9 +69,10 @@ class Pipeline:
         labels = self.classifier.labels
         faces = []
         for track, raw in zip(tracks, probs):
-            best, smooth = track.update(raw)
+            shown, smooth = track.update(raw, self.min_confidence)
+            best = int(np.argmax(smooth)) if shown is None else shown
             raw_best = int(np.argmax(raw))
-            faces.append(Face(track.box, labels[best], float(smooth[best]),
+            faces.append(Face(track.box, label_name(labels, shown), float(smooth[best]),
                               {label: float(p) for label, p in zip(labels, smooth)}, track.id,
                               labels[raw_best], float(raw[raw_best])))
         self._processed += 1

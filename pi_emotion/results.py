@@ -1,16 +1,35 @@
-"""What the pipeline found in one frame, in the shape every output shares."""
+"""The shapes every stage shares: boxes, detections, faces and what one frame held.
+
+Plain data with no OpenCV, so any module (outputs, reports, tests) can use them cheaply.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pi_emotion.detect import Box
+Box = tuple[int, int, int, int]  # x, y, w, h in full-frame pixels
+Point = tuple[float, float]
+
+UNCERTAIN = "uncertain"  # the label shown when no emotion is clear enough to name
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face a detector found, in full-frame pixels.
+
+    ``landmarks`` are right eye, left eye, nose tip, right and left mouth corner (the
+    person's right and left), where the detector gives them; they frame the crop.
+    """
+
+    box: Box
+    score: float = 1.0
+    landmarks: tuple[Point, ...] | None = None
 
 
 @dataclass
 class Face:
     box: Box
-    emotion: str
+    emotion: str  # one of the model's labels, or UNCERTAIN
     score: float
     scores: dict[str, float]
     track: int
