@@ -46,6 +46,7 @@ class Track:
     history: deque = field(default_factory=deque)
     label: int | None = None  # index of the label shown for this face
     in_view: bool = True  # matched at the last detection; a missed face is remembered, not shown
+    certain: bool | None = None  # whether the shown label is named, or 'uncertain'
 
     @property
     def box(self) -> Box:
@@ -90,14 +91,22 @@ class Track:
         """Add this frame's probabilities; return the label index to show (None: uncertain) and the average.
 
         Averaging over a window removes most flicker; hysteresis removes the rest, where two
-        labels are close and would otherwise swap back and forth.
+        labels are close, or a label is close to ``min_confidence``, and would otherwise swap
+        back and forth.
         """
         self.history.append(probs)
         smooth = np.mean(self.history, axis=0)
         best = int(np.argmax(smooth))
         if self.label is None or smooth[best] > smooth[self.label] + HYSTERESIS:
             self.label = best
-        return (self.label if smooth[self.label] >= min_confidence else None), smooth
+        p = smooth[self.label]
+        if self.certain is None:
+            self.certain = bool(p >= min_confidence)
+        elif self.certain and p < min_confidence - HYSTERESIS / 2:
+            self.certain = False
+        elif not self.certain and p >= min_confidence + HYSTERESIS / 2:
+            self.certain = True
+        return (self.label if self.certain else None), smooth
 
 
 def label_name(labels: tuple[str, ...], index: int | None) -> str:

@@ -167,11 +167,11 @@ class FailsOnce(EmotionClassifier):
         super().__init__(*args, **kwargs)
         self.calls = 0
 
-    def classify(self, image, boxes):
+    def classify(self, image, faces, margin=0.1):
         self.calls += 1
         if self.calls == 10:
             raise RuntimeError("tensor arena exhausted")
-        return super().classify(image, boxes)
+        return super().classify(image, faces, margin)
 
 
 def test_inference_raising_for_one_frame_does_not_end_the_run():

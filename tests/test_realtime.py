@@ -1,4 +1,4 @@
-"""Capture-thread ordering and dropping, tracking and smoothing, and the bench's JSON schema."""
+"""Capture-thread ordering and dropping, ids and smoothing on the sample, and the bench's JSON schema."""
 
 import json
 import threading
@@ -10,7 +10,6 @@ from conftest import SAMPLE, run_cli
 from pi_emotion.capture import ThreadedCapture
 from pi_emotion.sources import Frame
 from pi_emotion.sources.video import VideoFileSource
-from pi_emotion.track import Tracker, iou
 
 
 class Scripted:
@@ -64,20 +63,6 @@ def test_file_capture_hands_on_every_frame_in_order():
     capture.close()
     source.close()
     assert indices == list(range(180)) and capture.dropped == 0
-
-
-def test_tracker_keeps_ids_for_moving_boxes_and_forgets_lost_ones():
-    tracker = Tracker(window=3, max_missed=2)
-    a, b = tracker.match([(100, 100, 50, 50), (300, 100, 50, 50)])
-    assert (a.id, b.id) == (1, 2)
-    b2, a2 = tracker.match([(306, 102, 50, 50), (104, 101, 50, 50)])  # moved a little, other order
-    assert (a2.id, b2.id) == (1, 2)
-    for _ in range(3):
-        (only,) = tracker.match([(110, 100, 50, 50)])
-    assert only.id == 1 and [t.id for t in tracker.tracks] == [1]
-    (new,) = tracker.match([(300, 100, 50, 50)])
-    assert new.id == 3
-    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
 
 
 def test_sample_pan_keeps_track_ids_and_smoothing_removes_single_frame_flips(tmp_path):
