@@ -1,8 +1,8 @@
 """Face crops framed as the model's training faces are framed.
 
-FER2013's 48x48 faces are cropped tight, eyes level: measured with YuNet on 2,685 of its
-training faces (``python -m pi_emotion.bench.framing``), the eyes sit at 39% of the height,
-the mouth at 75%, 35% of the width apart. A face with landmarks is turned so its eyes are
+FER2013's 48x48 faces are cropped tight, eyes level. Measured with YuNet on its training faces
+placed back into larger pictures (``pi-emotion bench --framing``), the eyes sit at 38% of the
+crop's height, 38% of its width apart, the mouth at 75%. A face with landmarks is turned so its eyes are
 level, then scaled and placed so its five points fall where those faces have theirs; a face
 with only a box gets a square around it with a margin.
 """
@@ -18,7 +18,7 @@ from pi_emotion.results import Detection
 
 # Where FER2013's faces have their five points, as fractions of the crop's width and height
 # (the person's right eye, left eye, nose tip, right and left mouth corner), made symmetric.
-TEMPLATE = np.array([[15.0, 18.6], [32.0, 18.6], [23.5, 28.7], [16.6, 35.85], [30.4, 35.85]]) / 48.0
+TEMPLATE = np.array([[14.33, 18.3], [32.67, 18.3], [23.5, 28.1], [16.0, 36.2], [31.0, 36.2]]) / 48.0
 
 
 def crop_matrix(det: Detection, size: tuple[int, int], margin: float) -> np.ndarray:

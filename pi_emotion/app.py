@@ -58,7 +58,7 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> 
     return outputs
 
 
-def build_pipeline(settings: Settings, source: FrameSource, detector: Detector,
+def build_pipeline(settings: Settings, source: FrameSource | None, detector: Detector,
                    classifier: EmotionClassifier, outputs: list[Output]) -> Pipeline:
     import cv2
 
@@ -96,6 +96,12 @@ def run(settings: Settings) -> int:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
     detector = build_detector(settings)
     classifier = build_classifier(settings)
+    from pi_emotion.sources.pictures import is_pictures
+
+    if is_pictures(settings.source):
+        from pi_emotion.stills import run_pictures
+
+        return run_pictures(settings, build_pipeline(settings, None, detector, classifier, []))
     notifier = Notifier()
     stop = threading.Event()
 

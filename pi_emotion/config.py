@@ -49,7 +49,7 @@ class Settings:
     cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
     scale_factor: float = _opt(1.25, "Haar: cascade scale step", lo=1.01, hi=2.0)
     min_neighbors: int = _opt(3, "Haar: cascade detections needed to accept a face", lo=0, hi=50)
-    margin: float = _opt(0.1, "Haar: border added around each face box before classifying, as a fraction of "
+    margin: float = _opt(0.0, "Haar: border added around each face box before classifying, as a fraction of "
                          "its side (YuNet crops are framed from the face's landmarks)", lo=0, hi=1)
     # following faces
     track_hold: float = _opt(1.0, "seconds a face keeps its id while the detector does not see it", lo=0.05, hi=60)

@@ -27,7 +27,7 @@ FrameHook = Callable[[FrameResult, RunStats], None]
 
 
 class Pipeline:
-    def __init__(self, source: FrameSource, detector: Detector, classifier: EmotionClassifier,
+    def __init__(self, source: FrameSource | None, detector: Detector, classifier: EmotionClassifier,
                  outputs: list[Output], *, overlay: bool = False, max_frames: int = 0, detect_every: int = 1,
                  smooth_window: int = 5, track_hold: float = 1.0, min_confidence: float = 0.0,
                  margin: float = 0.1) -> None:
@@ -47,10 +47,14 @@ class Pipeline:
         self._processed = 0
 
     def analyse(self, frame: Frame, picture: bool = False) -> FrameResult:
-        """Faces and their emotions in one frame; a still ``picture`` is searched at sizes that suit it."""
+        """Faces and their emotions in one frame.
+
+        A still ``picture`` is a scene of its own: searched at sizes that suit it, its faces new.
+        """
         timer = self.stats.stages
         with timer.stage("detect"):
             if picture:
+                self.tracker = Tracker(self.tracker.window, self.tracker.hold)
                 tracks = self.tracker.update(self.detector.detect_picture(frame.image, frame.grey), frame.t)
             elif self._processed % self.detect_every == 0:
                 tracks = self.tracker.update(self.detector.detect(frame.image, frame.grey), frame.t)

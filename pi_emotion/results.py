@@ -47,6 +47,10 @@ class FrameResult:
     frame: int
     t: float
     faces: list[Face] = field(default_factory=list)
+    picture: str = ""  # the file, when the source is still pictures
 
     def to_json(self) -> dict:
-        return {"frame": self.frame, "t": round(self.t, 4), "faces": [f.to_json() for f in self.faces]}
+        data = {"frame": self.frame, "t": round(self.t, 4), "faces": [f.to_json() for f in self.faces]}
+        if self.picture:
+            data["picture"] = self.picture
+        return data
