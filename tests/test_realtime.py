@@ -116,7 +116,7 @@ def test_stream_client_cost_bench_encodes_nothing_without_viewers():
 
 @pytest.mark.parametrize("tta", [True, False])
 def test_benchmarks_classify_as_the_appliance_is_configured(tta):
-    from pi_emotion.bench import served_pipeline
+    from pi_emotion.bench.pipeline import served_pipeline
     from pi_emotion.config import Settings
 
     with served_pipeline(Settings(source=str(SAMPLE), tta=tta), frames=1) as (pipeline, _hub, _port):

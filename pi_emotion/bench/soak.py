@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
 
-from pi_emotion.bench import _rss_mb
+from pi_emotion.bench.pipeline import open_fds, rss_mb, served_pipeline
 
 SAMPLES = 10
-
-
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def _churn(port: int, stop: threading.Event, counts: dict) -> None:
@@ -38,14 +33,12 @@ def _churn(port: int, stop: threading.Event, counts: dict) -> None:
 
 
 def soak(settings, frames: int, churners: int = 3) -> dict:
-    from pi_emotion.bench import served_pipeline
-
     samples: list[dict] = []
     every = max(1, frames // SAMPLES)
 
     def sample(result, stats) -> None:
         if stats.frames % every == 0:
-            samples.append({"frame": stats.frames, "rss_mb": round(_rss_mb(), 1), "fds": _fds(),
+            samples.append({"frame": stats.frames, "rss_mb": round(rss_mb(), 1), "fds": open_fds(),
                             "threads": threading.active_count()})
 
     stop = threading.Event()
