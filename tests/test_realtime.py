@@ -8,19 +8,26 @@ import pytest
 from conftest import SAMPLE, run_cli
 
 from pi_emotion.capture import ThreadedCapture
-from pi_emotion.sources import Frame
+from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.sources.video import VideoFileSource
 from pi_emotion.track import Tracker, iou
 
 
-class Scripted:
+class Scripted(FrameSource):
     """A source stand-in whose reads the test releases one at a time, like a camera's frame clock."""
 
+    waiting = False
+    corrupt = 0
+
     def __init__(self, n, live):
-        self.live, self.fps, self.size, self.name = live, 30.0, (8, 8), "scripted"
+        self.live = self.realtime = live
+        self.fps, self.size, self.name = 30.0, (8, 8), "scripted"
         self.n = n
         self.tick = threading.Semaphore(0)
         self.delivered = 0
+
+    def pace(self):
+        pass
 
     def read(self):
         self.tick.acquire()
