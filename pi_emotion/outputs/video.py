@@ -14,6 +14,7 @@ while there is still room to finish the file properly.
 from __future__ import annotations
 
 import errno
+import math
 import os
 from pathlib import Path
 
@@ -63,7 +64,7 @@ class VideoWriter:
         if self._held is None:
             self._start(image, result.t)
             return
-        slot = max(self._slot, round((result.t - self._t0) * self.fps))
+        slot = max(self._slot, math.floor((result.t - self._t0) * self.fps + 0.5))
         if slot > self._slot:
             self._put(self._held, min(slot - self._slot, round(MAX_HOLD * self.fps)))
         self._held, self._slot = image, slot  # a newer frame in the same slot replaces the held one
