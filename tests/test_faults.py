@@ -322,12 +322,15 @@ def test_any_bytes_sent_to_the_server_get_an_answer_or_a_hang_up(shared_applianc
     assert get(port, "/healthz")[1].status == 200
 
 
-def test_soak_reports_samples_and_stays_flat():
-    proc = run_cli("bench", "--soak", "--frames", "300", "--json", timeout=300)
+def test_a_short_soak_with_camera_drops_and_client_churn_stays_flat():
+    proc = run_cli("bench", "--soak", "300", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert proc.returncode == 0 and report["flat"] is True, report
-    assert len(report["samples"]) == 10 and report["clients_served"] > 0
-    assert {"frame", "rss_mb", "fds", "threads"} <= set(report["samples"][0])
+    assert report["flat"] is True and report["frames"] == 300
+    assert len(report["samples"]) == 20 and report["clients_served"] > 0
+    assert report["camera_drops"] >= 3 and report["events_rotations"] >= 1
+    assert {"frame", "s", "rss_mb", "fds", "threads"} <= set(report["samples"][0])
+    assert set(report["growth_per_hour"]) == {"rss_mb", "fds", "threads"}
 
 
 @pytest.fixture

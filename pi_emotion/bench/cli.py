@@ -23,8 +23,9 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
     p.add_argument("--stream-clients", metavar="N,N,...",
                    help="instead: CPU per frame with this many stream viewers each, e.g. 0,1,10")
-    p.add_argument("--soak", action="store_true", help="soak test instead: stream on, clients coming and "
-                   "going for --frames frames; memory, files and threads sampled")
+    p.add_argument("--soak", type=int, metavar="FRAMES", help="soak test instead: FRAMES frames (100000 is about "
+                   "an hour) of a camera that drops out now and then, with the stream on, clients coming and "
+                   "going and the events file rotating; memory, files and threads sampled, growth per hour")
     a = p.parse_args(argv)
     if a.frames < 1:
         raise UserError("--frames must be at least 1")
@@ -47,10 +48,12 @@ def main(argv: list[str], parser_class) -> int:
             f"{r['clients']:>3} viewers: {r['cpu_ms_per_frame']:7.3f} ms CPU per frame, {r['fps']:6.1f} fps, "
             f"{r['jpegs']} JPEGs for {r['frames']} frames" for r in rows))
         return 0
-    if a.soak:
+    if a.soak is not None:
+        if a.soak < 30:
+            raise UserError("--soak: give at least 30 frames")
         from pi_emotion.bench.soak import print_soak, soak
 
-        report = soak(settings, a.frames)
+        report = soak(settings, a.soak)
         print_soak(report, a.json)
         return 0 if report["flat"] else 1
     keras_model = None

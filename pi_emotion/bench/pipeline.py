@@ -37,17 +37,19 @@ class Sink:
 
 
 @contextmanager
-def served_pipeline(settings, frames: int):
-    """The pipeline on a looping file with the browser view on a free loopback port, torn down after."""
+def served_pipeline(settings, frames: int, source=None, outputs: tuple = ()):
+    """The pipeline on a looping file (or ``source``) with the browser view on a free loopback port and any
+    further ``outputs``, torn down after."""
     from pi_emotion.app import build_classifier, build_detector, build_pipeline, status
     from pi_emotion.sources import SourceSettings, open_source
     from pi_emotion.stream.hub import FrameHub, StreamOutput
     from pi_emotion.stream.server import StreamServer
 
-    source = open_source(SourceSettings(settings.source, loop=True))
+    source = source or open_source(SourceSettings(settings.source, loop=True))
     classifier = build_classifier(settings)
     hub = FrameHub(max_clients=settings.stream_max_clients)
-    pipeline = build_pipeline(settings, source, build_detector(settings), classifier, [StreamOutput(hub)])
+    pipeline = build_pipeline(settings, source, build_detector(settings), classifier,
+                              [StreamOutput(hub), *outputs])
     pipeline.max_frames = frames
     server = StreamServer(hub, ("127.0.0.1", 0), "", lambda: status(pipeline, source, classifier))
     server.start()

@@ -91,7 +91,7 @@ class ReconnectingSource(FrameSource):
         return frame
 
     def _lost(self) -> None:
-        log.error("camera %s stopped delivering frames; retrying with backoff up to %.0f s", self.name,
+        log.error("%s stopped delivering frames; retrying with backoff up to %.0f s", self.name,
                   self.max_delay)
         self.waiting = True
         self._close_current()
