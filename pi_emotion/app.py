@@ -43,7 +43,8 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> 
     if settings.events:
         from pi_emotion.outputs.events import EventsWriter
 
-        events = EventsWriter(Path(settings.events))
+        events = EventsWriter(Path(settings.events), int(settings.events_max_mb * 1e6), settings.events_keep,
+                              settings.events_mode)
         outputs.append(stack.enter_context(closing(BackgroundOutput(events, keep_all=True, name="events-writer"))))
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
@@ -68,12 +69,15 @@ def build_pipeline(settings: Settings, source: FrameSource | None, detector: Det
                     track_hold=settings.track_hold, min_confidence=settings.min_confidence, margin=settings.margin)
 
 
+def stream_password(settings: Settings) -> str:
+    return settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
+
+
 def start_stream(settings: Settings, hub, status_of: Callable[[], dict]):
     """The browser view's HTTP server, listening and serving in its own thread."""
     from pi_emotion.stream.server import StreamServer, parse_address
 
-    password = settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
-    server = StreamServer(hub, parse_address(settings.stream), password, status_of)
+    server = StreamServer(hub, parse_address(settings.stream), stream_password(settings), status_of)
     server.start()
     log.info("browser view at %s", server.url)
     return server
@@ -84,7 +88,7 @@ def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifie
     from pi_emotion import __version__
 
     stats = pipeline.stats
-    state = "waiting for camera" if getattr(source, "waiting", False) else "running"
+    state = "waiting for camera" if source.waiting else "running"
     return {"version": __version__, "state": state, "uptime_s": round(stats.elapsed, 1), "source": source.name,
             "model": classifier.path.name, "fps": round(stats.recent_fps, 2), "frames": stats.frames,
             "faces_now": stats.last_faces, "dropped": stats.dropped,
@@ -94,6 +98,10 @@ def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifie
 def run(settings: Settings) -> int:
     if not settings.source:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
+    if settings.stream:
+        from pi_emotion.stream.server import check_access, parse_address
+
+        check_access(parse_address(settings.stream), stream_password(settings), settings.stream_allow_anonymous)
     detector = build_detector(settings)
     classifier = build_classifier(settings)
     from pi_emotion.sources.pictures import is_pictures
@@ -112,9 +120,11 @@ def run(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, request_stop)
     with ExitStack() as stack:
+        # Under systemd a camera that is not there yet is waited for: exiting would only get the service
+        # restarted a few times and then given up on, leaving a Pi that booted before its camera dead.
         source = stack.enter_context(closing(open_source(SourceSettings(
-            settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime),
-            reconnect=True)))
+            settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime,
+            settings.detect_width), reconnect=True, wait=settings.wait_for_source or notifier.active)))
         outputs = build_outputs(settings, source, stack)
         hub = None
         if settings.stream:

@@ -20,6 +20,7 @@ from pi_emotion.errors import UserError
 
 SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
 DETECTOR_NAMES = tuple(DETECTORS)
+EVENTS_MODES = ("all", "faces")  # which frames the events file gets (pi_emotion.outputs.events.MODES)
 
 
 def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
@@ -76,6 +77,15 @@ class Settings:
     stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256)
     max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0)
     log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
+    # running unattended: a late camera, records kept for months, no anonymous network stream
+    wait_for_source: bool = _opt(False, "start without the source and open it when it comes, retrying with "
+                                 "backoff (always on under systemd)")
+    events_max_mb: float = _opt(50.0, "rotate the events file when it reaches this size, in MB", lo=0.001,
+                                hi=1_000_000)
+    events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=0, hi=1000)
+    events_mode: str = _opt("all", "frames the events file gets: all, or only those with faces",
+                            choices=EVENTS_MODES)
+    stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password")
 
     def redacted(self) -> dict[str, Any]:
         return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))

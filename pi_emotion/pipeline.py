@@ -80,7 +80,7 @@ class Pipeline:
                               {label: float(p) for label, p in zip(labels, smooth)}, track.id,
                               labels[raw_best], float(raw[raw_best])))
         self._processed += 1
-        return FrameResult(frame.index, frame.t, faces)
+        return FrameResult(frame.index, frame.t, faces, frame.wall)
 
     def step(self, frame: Frame) -> FrameResult:
         result = self.analyse(frame)
@@ -109,24 +109,23 @@ class Pipeline:
     def run(self, stop: threading.Event | None = None) -> RunStats:
         """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set."""
         stop = stop or threading.Event()
-        capture = ThreadedCapture(self.source, newest_only=self.source.live or getattr(self.source, "realtime", False),
-                                  timer=self.stats.stages)
+        capture = ThreadedCapture(self.source, newest_only=self.source.realtime, timer=self.stats.stages)
         timer = self.stats.stages
         try:
             while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):
                 with timer.stage("capture"):
                     frame = capture.read(timeout=0.5)
+                self.stats.dropped, self.stats.corrupt = capture.dropped, self.source.corrupt
                 if frame is None:
                     if capture.ended:
                         break
-                    if getattr(self.source, "waiting", False):
+                    if self.source.waiting:
                         for idle in self.idle_hooks:
                             idle("waiting for camera")
                     continue
                 self.step(frame)
         finally:
             capture.close()
-            self.stats.dropped = capture.dropped
-            self.stats.corrupt = getattr(self.source, "corrupt", 0)
+            self.stats.dropped, self.stats.corrupt = capture.dropped, self.source.corrupt
             self.stats.ended = self.stats.started + self.stats.elapsed
         return self.stats

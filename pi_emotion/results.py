@@ -5,7 +5,9 @@ Plain data with no OpenCV, so any module (outputs, reports, tests) can use them 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 Box = tuple[int, int, int, int]  # x, y, w, h in full-frame pixels
 Point = tuple[float, float]
@@ -45,12 +47,19 @@ class Face:
 @dataclass
 class FrameResult:
     frame: int
-    t: float
+    t: float  # media time (files) or seconds since the camera opened; never goes backwards
     faces: list[Face] = field(default_factory=list)
+    wall: float = field(default_factory=time.time)  # when the frame was read, seconds since the epoch
     picture: str = ""  # the file, when the source is still pictures
 
     def to_json(self) -> dict:
-        data = {"frame": self.frame, "t": round(self.t, 4), "faces": [f.to_json() for f in self.faces]}
+        data = {"frame": self.frame, "t": round(self.t, 4), "ts": iso_utc(self.wall),
+                "faces": [f.to_json() for f in self.faces]}
         if self.picture:
             data["picture"] = self.picture
         return data
+
+
+def iso_utc(wall: float) -> str:
+    """ISO 8601 in UTC to the millisecond, e.g. ``2026-11-21T09:30:00.125Z``."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

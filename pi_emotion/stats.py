@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -20,14 +20,15 @@ class StageTimes:
     recent: dict[str, deque] = field(default_factory=lambda: {s: deque(maxlen=WINDOW) for s in STAGES})
     total: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     count: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    clock: Callable[[], float] = time.perf_counter
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start = self.clock()
         try:
             yield
         finally:
-            self.add(name, time.perf_counter() - start)
+            self.add(name, self.clock() - start)
 
     def add(self, name: str, seconds: float) -> None:
         ms = seconds * 1000

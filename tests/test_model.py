@@ -112,7 +112,8 @@ def test_third_party_legacy_keras2_model_converts_and_runs(tmp_path, photos):
     report = evaluate_json("--model", out)
     assert report["accuracy"] > 0.55  # its authors report about 66% on the held-out FER2013 rows
     proc = run_cli("--source", DATA / "sample.mp4", "--model", out, "--max-frames", "30")
-    assert proc.returncode == 0, proc.stderr and "frames      30" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "frames      30" in proc.stdout
 
 
 @needs_tf

@@ -8,18 +8,25 @@ import pytest
 from conftest import SAMPLE, run_cli
 
 from pi_emotion.capture import ThreadedCapture
-from pi_emotion.sources import Frame
+from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.sources.video import VideoFileSource
 
 
-class Scripted:
+class Scripted(FrameSource):
     """A source stand-in whose reads the test releases one at a time, like a camera's frame clock."""
 
+    waiting = False
+    corrupt = 0
+
     def __init__(self, n, live):
-        self.live, self.fps, self.size, self.name = live, 30.0, (8, 8), "scripted"
+        self.live = self.realtime = live
+        self.fps, self.size, self.name = 30.0, (8, 8), "scripted"
         self.n = n
         self.tick = threading.Semaphore(0)
         self.delivered = 0
+
+    def pace(self):
+        pass
 
     def read(self):
         self.tick.acquire()
@@ -101,7 +108,7 @@ def test_stream_client_cost_bench_encodes_nothing_without_viewers():
 
 @pytest.mark.parametrize("tta", [True, False])
 def test_benchmarks_classify_as_the_appliance_is_configured(tta):
-    from pi_emotion.bench import served_pipeline
+    from pi_emotion.bench.pipeline import served_pipeline
     from pi_emotion.config import Settings
 
     with served_pipeline(Settings(source=str(SAMPLE), tta=tta), frames=1) as (pipeline, _hub, _port):
