@@ -26,10 +26,15 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--soak", type=int, metavar="FRAMES", help="soak test instead: FRAMES frames (100000 is about "
                    "an hour) of a camera that drops out now and then, with the stream on, clients coming and "
                    "going and the events file rotating; memory, files and threads sampled, growth per hour")
+    p.add_argument("--detectors", metavar="NAME,NAME",
+                   help="instead: faces found against the ground truth and CPU per frame for each detector, on "
+                        "the bundled samples (or --source, with NAME.faces.json beside it), e.g. haar,yunet")
     a = p.parse_args(argv)
+    if a.detectors:
+        return _detectors(a, config)
     if a.frames < 1:
         raise UserError("--frames must be at least 1")
-    source = a.source or str(paths.SAMPLE)
+    source = a.source or str(paths.sample("sample.mp4"))
     if not Path(source).is_file():
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
     flags = {"source": source}
@@ -68,4 +73,26 @@ def main(argv: list[str], parser_class) -> int:
 
     report = run_bench(settings, a.frames, keras_model)
     print(json.dumps(report) if a.json else format_report(report))
+    return 0
+
+
+def _detectors(a, config) -> int:
+    from pi_emotion.bench.detection import detection_row, format_rows
+    from pi_emotion.detectors import DETECTORS
+
+    names = a.detectors.split(",")
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown:
+        raise UserError(f"--detectors: unknown detector {unknown[0]!r} (have {', '.join(DETECTORS)})")
+    videos = [Path(a.source)] if a.source else [paths.sample("sample.mp4"), paths.sample("scene.mp4")]
+    rows = []
+    for video in videos:
+        if not video.is_file():
+            raise UserError(f"bench needs a video file: {video} not found (give --source)")
+        for name in names:
+            flags = {"source": str(video), "detector": name}
+            if a.detect_every:
+                flags["detect_every"] = a.detect_every
+            rows.append(detection_row(config.resolve(flags, a.config), video))
+    print(json.dumps(rows) if a.json else format_rows(rows))
     return 0
