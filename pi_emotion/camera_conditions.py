@@ -13,7 +13,7 @@ The steps, in order, on a grey uint8 face of side S (48 for FER2013):
 4. blur with a Gaussian of sigma ``blur`` (small-face pixels; 0: none);
 5. sensor noise: Gaussian, sigma ``noise`` grey levels, then rounded to 0..255;
 6. JPEG at quality ``jpeg`` (100: none), at the small size, as the camera encodes it;
-7. back to S x S with the appliance's own crop interpolation (``cv2.INTER_AREA``).
+7. back to S x S, bilinear, as the appliance's crop enlarges a small face.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def apply(face: np.ndarray, p: Params, i: int) -> np.ndarray:
         ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(p.jpeg[i])])
         small = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     if small.shape != (h, w):
-        small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     return small
 
 

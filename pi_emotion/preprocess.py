@@ -21,19 +21,29 @@ def identity(pixels: np.ndarray) -> np.ndarray:
 
 
 def stretch(pixels: np.ndarray) -> np.ndarray:
-    """Each crop's 1st..99th percentile of grey levels stretched linearly to 0..255 (uint8 in, uint8 out).
+    """Each crop's 1st..99th percentile of grey levels stretched linearly to 0..255.
 
-    ``pixels`` is (N, H, W[, C]); a crop of one grey level is left as it is.
+    ``pixels`` is uint8 (N, H, W[, C]). The percentiles are order statistics (the grey levels
+    at ranks floor(0.01 (n - 1)) and ceil(0.99 (n - 1)) of a crop's n values), read from each
+    crop's histogram; a crop of one grey level is left as it is.
     """
     n = len(pixels)
     if n == 0:
         return pixels
-    flat = pixels.reshape(n, -1).astype(np.float32)
-    lo, hi = np.percentile(flat, [LOW, HIGH], axis=1, keepdims=True)
-    span = np.maximum(hi - lo, 1.0)
-    out = np.clip(np.rint((flat - lo) * (255.0 / span)), 0, 255)
-    out = np.where(hi - lo < 1.0, flat, out)
-    return out.astype(np.uint8).reshape(pixels.shape)
+    flat = pixels.reshape(n, -1)
+    size = flat.shape[1]
+    ranks = np.array([np.floor(LOW / 100 * (size - 1)), np.ceil(HIGH / 100 * (size - 1))])
+    out = np.empty_like(flat)
+    levels = np.arange(256, dtype=np.float32)
+    for i in range(n):
+        cum = np.cumsum(np.bincount(flat[i], minlength=256))
+        lo, hi = np.searchsorted(cum, ranks, side="right")
+        if hi <= lo:
+            out[i] = flat[i]
+            continue
+        table = np.clip(np.rint((levels - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+        out[i] = table[flat[i]]
+    return out.reshape(pixels.shape)
 
 
 NORMALISERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"none": identity, "stretch": stretch}
