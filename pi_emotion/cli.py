@@ -29,7 +29,7 @@ def _run_parser() -> argparse.ArgumentParser:
     from pi_emotion.config import add_flags
 
     p = _Parser(prog="pi-emotion", description="Real-time facial emotion recognition. Subcommands: "
-                "convert, train, soft-targets, evaluate, bench (pi-emotion SUBCOMMAND --help).")
+                "convert, train, soft-targets, evaluate, explain, bench (pi-emotion SUBCOMMAND --help).")
     p.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
     p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
     p.add_argument("--print-config", action="store_true", help="print the effective configuration and exit")
@@ -116,6 +116,22 @@ def cmd_soft_targets(argv: list[str]) -> int:
     return main(argv, _Parser)
 
 
+def cmd_explain(argv: list[str]) -> int:
+    p = _Parser(prog="pi-emotion explain", description="Why each face in a picture got its label: its crop, a guided "
+                "back-propagation saliency map and the class probabilities.")
+    p.add_argument("picture", type=Path)
+    p.add_argument("--model", type=Path, help="Keras model, with its converted .tflite and .json beside it "
+                   "(default: the shipped models/emotion.keras)")
+    p.add_argument("--label", help="explain this class (default: each face's top class)")
+    p.add_argument("-o", "--output", type=Path, default=Path("explain.png"), help="PNG to write")
+    a = p.parse_args(argv)
+    _import_tensorflow()
+    from pi_emotion import paths
+    from pi_emotion.training.explain import main
+
+    return main(a.picture, a.model or paths.shipped("emotion.keras"), a.output, a.label)
+
+
 def cmd_evaluate(argv: list[str]) -> int:
     from pi_emotion.evaluate import main
 
@@ -130,7 +146,7 @@ def cmd_bench(argv: list[str]) -> int:
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
-    "soft-targets": cmd_soft_targets,
+    "soft-targets": cmd_soft_targets, "explain": cmd_explain,
 }
 
 
