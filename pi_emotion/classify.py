@@ -16,6 +16,7 @@ import numpy as np
 from pi_emotion.align import face_crop
 from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import ModelMeta, meta_path
+from pi_emotion.preprocess import normaliser
 from pi_emotion.results import Detection
 
 
@@ -62,6 +63,7 @@ class EmotionClassifier:
         self._batch = 0
         self._input = np.empty((0, *want_in), self._in_dtype)
         self._lut = self._pixel_table()
+        self._normalise = normaliser(self.meta.preprocess)
 
     def _pixel_table(self) -> np.ndarray:
         """What the network's input tensor holds for each 0..255 pixel: scaling and quantisation in one lookup."""
@@ -104,6 +106,7 @@ class EmotionClassifier:
         n = len(pixels)
         if n == 0:
             return np.zeros((0, len(self.labels)), np.float32)
+        pixels = self._normalise(pixels)
         batch = np.concatenate([pixels, pixels[:, :, ::-1]]) if self.tta else pixels
         raw = self._invoke(batch)
         probs = (raw[:n] + raw[n:]) / 2 if self.tta else raw
