@@ -82,7 +82,7 @@ class EmotionClassifier:
     def input_dtype(self) -> np.dtype:
         return np.dtype(self._in_dtype)
 
-    def crops(self, image: np.ndarray, faces: list[Detection], margin: float = 0.1) -> np.ndarray:
+    def crops(self, image: np.ndarray, faces: list[Detection], margin: float = 0.0) -> np.ndarray:
         """Model-sized crops (N, H, W, C) as uint8 pixels, from grey (H, W) or BGR (H, W, 3) images.
 
         Faces with landmarks are levelled and framed like the training faces; ``margin`` frames the others.
@@ -112,7 +112,7 @@ class EmotionClassifier:
         probs = (raw[:n] + raw[n:]) / 2 if self.tta else raw
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
-    def classify(self, image: np.ndarray, faces: list[Detection], margin: float = 0.1) -> np.ndarray:
+    def classify(self, image: np.ndarray, faces: list[Detection], margin: float = 0.0) -> np.ndarray:
         return self.predict(self.crops(image, faces, margin))
 
     def _invoke(self, pixels: np.ndarray) -> np.ndarray:

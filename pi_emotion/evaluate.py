@@ -69,6 +69,21 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> 
             "per_class": per_class, "confusion": confusion.tolist()}
 
 
+CONFIDENCES = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+
+
+def by_confidence(y_true: np.ndarray, probs: np.ndarray) -> list[dict]:
+    """For each ``min_confidence``: the share of faces that get a label, and how often that label is right."""
+    top, right = probs.max(1), probs.argmax(1) == y_true
+    rows = []
+    for threshold in CONFIDENCES:
+        named = top >= threshold
+        rows.append({"min_confidence": threshold, "labelled": float(named.mean()),
+                     "accuracy_labelled": float(right[named].mean()) if named.any() else 0.0,
+                     "accuracy_uncertain": float(right[~named].mean()) if (~named).any() else 0.0})
+    return rows
+
+
 def evaluate(model: Path, data: Path, usage: str, tta: bool = False, degrade_seed: int | None = None,
              latency_runs: int = 200) -> dict:
     """Scores on the data's faces, or on their camera-condition copy when ``degrade_seed`` is given.
@@ -88,6 +103,7 @@ def evaluate(model: Path, data: Path, usage: str, tta: bool = False, degrade_see
         x = np.repeat(x, 3, axis=3)
     probs = np.concatenate([predict(x[i:i + 64]) for i in range(0, len(x), 64)])
     report = metrics(ds.labels, probs.argmax(1), meta.labels)
+    report["by_confidence"] = by_confidence(ds.labels, probs)
     times = []
     for i in range(min(latency_runs, len(x))):
         start = time.perf_counter()
@@ -153,6 +169,10 @@ def format_report(r: dict) -> str:
     lines += ["", "confusion (rows: true, columns: predicted)", " " * 10 + "".join(f"{name[:7]:>8}" for name in labels)]
     for label, row in zip(labels, r["confusion"]):
         lines.append(f"{label:<10}" + "".join(f"{v:>8}" for v in row))
+    if "by_confidence" in r:
+        lines += ["", "min_confidence  labelled  right when labelled  right when 'uncertain'"]
+        lines += [f"{c['min_confidence']:>14.2f}{c['labelled']:>10.1%}{c['accuracy_labelled']:>21.1%}"
+                  f"{c['accuracy_uncertain']:>24.1%}" for c in r["by_confidence"]]
     return "\n".join(lines)
 
 

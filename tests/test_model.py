@@ -85,6 +85,22 @@ def test_evaluate_json_schema(tmp_path):
     assert all({"precision", "recall", "f1", "support"} <= set(v) for v in report["per_class"].values())
     png = cv2.imread(str(tmp_path / "cm.png"))
     assert png is not None and png.shape[0] > 300
+    rows = report["by_confidence"]  # what min_confidence trades: fewer labels, more of them right
+    labelled = [r["labelled"] for r in rows]
+    assert labelled == sorted(labelled, reverse=True) and labelled[0] <= 1
+    assert rows[-1]["accuracy_labelled"] > report["accuracy"] > rows[-1]["accuracy_uncertain"]
+
+
+def test_evaluate_detect_scores_the_appliance_crop_path():
+    """Dataset faces placed into larger pictures, found and cropped as the appliance does."""
+    reports = {name: evaluate_json("--model", MODEL, "--detect", "--detector", name, "--limit", "200")
+               for name in ("haar", "yunet")}
+    for r in reports.values():
+        assert r["pictures"] == 200 == r["found"] + r["missed"]
+        assert np.array(r["confusion"]).sum() == r["found"]
+        assert r["accuracy"] == pytest.approx(r["accuracy_found"] * r["found"] / 200, abs=1e-9)
+    assert reports["yunet"]["found"] > reports["haar"]["found"]
+    assert reports["yunet"]["accuracy_found"] > 0.55
 
 
 @pytest.mark.parametrize("name", ["haar", "yunet"])

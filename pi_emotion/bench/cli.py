@@ -29,7 +29,15 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--detectors", metavar="NAME,NAME",
                    help="instead: faces found against the ground truth and CPU per frame for each detector, on "
                         "the bundled samples (or --source, with NAME.faces.json beside it), e.g. haar,yunet")
+    p.add_argument("--framing", type=Path, metavar="FER2013_CSV",
+                   help="instead: where the eyes, nose and mouth of this data's training faces sit in their crops")
     a = p.parse_args(argv)
+    if a.framing:
+        from pi_emotion.bench.framing import format_framing, measure_framing
+
+        report = measure_framing(a.framing)
+        print(json.dumps(report) if a.json else format_framing(report))
+        return 0
     if a.detectors:
         return _detectors(a, config)
     if a.frames < 1:
