@@ -18,12 +18,8 @@ def shipped(name: str) -> Path:
 CASCADE = "haarcascade_frontalface_alt2.xml"
 YUNET = "face_detection_yunet_2023mar.onnx"
 MODEL = "emotion.tflite"
-_SAMPLES = (_PACKAGE.parent / "tests" / "data", Path(sys.prefix) / "share" / "pi-emotion" / "samples")
+SAMPLES = _PACKAGE.parent / "tests" / "data"  # the bundled sample videos, in a checkout only
 
 
 def sample(name: str) -> Path:
-    """A bundled sample video (checkout first, then the installed copy)."""
-    for base in _SAMPLES:
-        if (base / name).exists():
-            return base / name
-    return _SAMPLES[0] / name
+    return SAMPLES / name

@@ -18,6 +18,7 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--config", type=Path, help="TOML config file whose settings to measure")
     p.add_argument("--detect-every", type=int, help="override the setting of that name")
+    p.add_argument("--detect-width", type=int, help="override the setting of that name")
     p.add_argument("--keras", type=Path, help="Keras model for the tutorial reference "
                    "(default: models/emotion.keras when TensorFlow is installed)")
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
@@ -45,9 +46,7 @@ def main(argv: list[str], parser_class) -> int:
     source = a.source or str(paths.sample("sample.mp4"))
     if not Path(source).is_file():
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
-    flags = {"source": source}
-    if a.detect_every:
-        flags["detect_every"] = a.detect_every
+    flags = {"source": source, **overrides(a)}
     settings = config.resolve(flags, a.config)
     if a.stream_clients:
         try:
@@ -98,9 +97,12 @@ def _detectors(a, config) -> int:
         if not video.is_file():
             raise UserError(f"bench needs a video file: {video} not found (give --source)")
         for name in names:
-            flags = {"source": str(video), "detector": name}
-            if a.detect_every:
-                flags["detect_every"] = a.detect_every
+            flags = {"source": str(video), "detector": name, **overrides(a)}
             rows.append(detection_row(config.resolve(flags, a.config), video))
     print(json.dumps(rows) if a.json else format_rows(rows))
     return 0
+
+
+def overrides(a) -> dict:
+    """The settings given on the bench's own command line."""
+    return {key: value for key, value in (("detect_every", a.detect_every), ("detect_width", a.detect_width)) if value}
