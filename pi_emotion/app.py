@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, closing
 from pathlib import Path
 
-from pi_emotion import paths
+from pi_emotion import paths, privacy
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
 from pi_emotion.detect import DetectorSettings, FaceDetector
@@ -37,13 +37,49 @@ def build_detector(settings: Settings) -> FaceDetector:
                                          settings.min_neighbors, settings.min_face, settings.margin))
 
 
-def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack) -> list[Output]:
+def describe(classifier: EmotionClassifier) -> dict[str, str]:
+    """What this appliance runs, for MQTT state and /metrics."""
+    from pi_emotion import __version__
+
+    return {"version": __version__, "model": classifier.path.name, "detector": "haar"}
+
+
+def open_events(settings: Settings, labels: tuple[str, ...]) -> Output:
+    """The events file: a line per frame, or a line of aggregates per interval (summary, aggregates-only mode)."""
+    from pi_emotion.outputs.events import EventsWriter
+
+    lines = EventsWriter(Path(settings.events))
+    if settings.events_mode != "summary" and not privacy.aggregates_only(settings):
+        return lines
+    if settings.events_mode != "summary":
+        log.info("--privacy aggregate: the events file gets one summary line per %g s", settings.interval)
+    from pi_emotion.aggregate import IntervalAggregator
+    from pi_emotion.outputs.summary import SummaryWriter
+
+    return SummaryWriter(lines, IntervalAggregator(settings.interval, settings.min_group, labels))
+
+
+def build_mqtt(settings: Settings, classifier: EmotionClassifier) -> Output | None:
+    """The MQTT output (it connects in the background), or None without ``--mqtt``."""
+    if not settings.mqtt:
+        return None
+    from pi_emotion.aggregate import IntervalAggregator
+    from pi_emotion.mqtt.settings import MqttSettings
+    from pi_emotion.outputs.mqtt import MqttOutput
+
+    ms = MqttSettings.from_settings(settings)
+    aggregator = None
+    if privacy.aggregates_only(settings):
+        log.info("--privacy aggregate: MQTT gets one aggregate state per %g s and no face events", settings.interval)
+        aggregator = IntervalAggregator(settings.interval, settings.min_group, classifier.labels)
+    return MqttOutput(ms, classifier.labels, describe(classifier), aggregator)
+
+
+def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...]) -> list[Output]:
     """Outputs in the order they run; each is closed by ``stack`` however the run ends."""
     outputs: list[Output] = []
     if settings.events:
-        from pi_emotion.outputs.events import EventsWriter
-
-        events = EventsWriter(Path(settings.events))
+        events = open_events(settings, labels)
         outputs.append(stack.enter_context(closing(BackgroundOutput(events, keep_all=True, name="events-writer"))))
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
@@ -64,15 +100,19 @@ def build_pipeline(settings: Settings, source: FrameSource, detector: FaceDetect
 
     cv2.setNumThreads(settings.cv_threads)
     return Pipeline(source, detector, classifier, outputs, overlay=settings.overlay, max_frames=settings.max_frames,
-                    detect_every=settings.detect_every, smooth_window=settings.smooth_window)
+                    detect_every=settings.detect_every, smooth_window=settings.smooth_window,
+                    blur_faces=settings.blur_faces, notice=settings.notice)
 
 
-def start_stream(settings: Settings, hub, status_of: Callable[[], dict]):
-    """The browser view's HTTP server, listening and serving in its own thread."""
+def start_stream(settings: Settings, hub, status_of: Callable[[], dict], metrics: Callable[[], tuple[bytes, str]]):
+    """The browser view's HTTP server (with /metrics), listening and serving in its own thread."""
     from pi_emotion.stream.server import StreamServer, parse_address
 
     password = settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
-    server = StreamServer(hub, parse_address(settings.stream), password, status_of)
+    private = privacy.aggregates_only(settings)
+    if private:
+        log.info("--privacy aggregate: the browser view serves no video, snapshots or per-face events")
+    server = StreamServer(hub, parse_address(settings.stream), password, status_of, metrics=metrics, private=private)
     server.start()
     log.info("browser view at %s", server.url)
     return server
@@ -83,16 +123,29 @@ def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifie
     from pi_emotion import __version__
 
     stats = pipeline.stats
-    state = "waiting for camera" if getattr(source, "waiting", False) else "running"
+    state = "waiting for camera" if camera_waiting(source) else "running"
     return {"version": __version__, "state": state, "uptime_s": round(stats.elapsed, 1), "source": source.name,
             "model": classifier.path.name, "fps": round(stats.recent_fps, 2), "frames": stats.frames,
             "faces_now": stats.last_faces, "dropped": stats.dropped,
             "stages": {k: {m: round(v, 3) for m, v in d.items()} for k, d in stats.stages.summary().items()}}
 
 
+def camera_waiting(source: FrameSource) -> bool:
+    """True while a lost camera is being reopened."""
+    return getattr(source, "waiting", False)
+
+
+def metrics_renderer(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifier):
+    from pi_emotion.metrics import AppCollector, renderer
+    from pi_emotion.soc import SocSensors
+
+    return renderer(AppCollector(pipeline.stats, lambda: camera_waiting(source), describe(classifier), SocSensors()))
+
+
 def run(settings: Settings) -> int:
     if not settings.source:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
+    privacy.check(settings)
     detector = build_detector(settings)
     classifier = build_classifier(settings)
     notifier = Notifier()
@@ -108,16 +161,22 @@ def run(settings: Settings) -> int:
         source = stack.enter_context(closing(open_source(SourceSettings(
             settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime),
             reconnect=True)))
-        outputs = build_outputs(settings, source, stack)
+        outputs = build_outputs(settings, source, stack, classifier.labels)
+        mqtt = build_mqtt(settings, classifier)
+        if mqtt is not None:
+            outputs.append(stack.enter_context(closing(mqtt)))
         hub = None
         if settings.stream:
             from pi_emotion.stream.hub import FrameHub, StreamOutput
 
             hub = FrameHub(max_clients=settings.stream_max_clients)
-            outputs.append(stack.enter_context(closing(StreamOutput(hub))))
+            outputs.append(stack.enter_context(closing(StreamOutput(hub, private=privacy.aggregates_only(settings)))))
         pipeline = build_pipeline(settings, source, detector, classifier, outputs)
         if hub is not None:
-            stack.enter_context(closing(start_stream(settings, hub, lambda: status(pipeline, source, classifier))))
+            page_status = lambda: {**status(pipeline, source, classifier),  # noqa: E731
+                                   "privacy": settings.privacy, "notice": settings.notice}
+            stack.enter_context(closing(start_stream(settings, hub, page_status,
+                                                     metrics_renderer(pipeline, source, classifier))))
         pipeline.hooks.append(notifier.on_frame)
         pipeline.idle_hooks.append(notifier.waiting)
         log.info("running on %s with model %s", source.name, classifier.path.name)

@@ -63,6 +63,28 @@ class Settings:
     stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256)
     max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0)
     log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
+    # MQTT and Home Assistant
+    mqtt: str = _opt("", "publish state and face events to this MQTT broker, HOST[:PORT] (port 1883, 8883 with TLS)",
+                     metavar="HOST[:PORT]")
+    mqtt_user: str = _opt("", "MQTT user name", metavar="USER")
+    mqtt_password: str = _opt("", "MQTT password; also $PI_EMOTION_MQTT_PASSWORD", secret=True, metavar="PASSWORD")
+    mqtt_tls: bool = _opt(False, "connect to the broker over TLS, checked against the system's CAs or --mqtt-ca")
+    mqtt_ca: str = _opt("", "CA certificate (PEM) for the broker's TLS certificate; implies --mqtt-tls",
+                        metavar="FILE")
+    mqtt_prefix: str = _opt("pi-emotion", "first level of this appliance's MQTT topics", metavar="PREFIX")
+    device_name: str = _opt("", "this appliance's name in MQTT topics and Home Assistant (default: the host name)",
+                            metavar="NAME")
+    ha_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix; empty: no discovery", metavar="PREFIX")
+    # privacy and aggregates
+    blur_faces: bool = _opt(False, "pixelate faces in every picture that leaves the appliance "
+                            "(stream, snapshot, recording, display); labels stay readable")
+    privacy: str = _opt("standard", "'aggregate': no picture leaves the appliance, and events and MQTT carry only "
+                        "per-interval aggregates", choices=("standard", "aggregate"))
+    min_group: int = _opt(3, "aggregates of fewer distinct faces than this are suppressed", lo=1, hi=1000)
+    interval: float = _opt(60.0, "seconds per aggregate (events summary, --privacy aggregate)", lo=1, hi=86400)
+    events_mode: str = _opt("all", "'all': one events line per frame; 'summary': one line of aggregates per "
+                            "interval", choices=("all", "summary"))
+    notice: bool = _opt(False, "show 'emotion analysis active' on the picture and on the browser page")
 
     def redacted(self) -> dict[str, Any]:
         return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))

@@ -29,12 +29,14 @@ FrameHook = Callable[[FrameResult, RunStats], None]
 class Pipeline:
     def __init__(self, source: FrameSource, detector: FaceDetector, classifier: EmotionClassifier,
                  outputs: list[Output], *, overlay: bool = False, max_frames: int = 0, detect_every: int = 1,
-                 smooth_window: int = 5) -> None:
+                 smooth_window: int = 5, blur_faces: bool = False, notice: bool = False) -> None:
         self.source = source
         self.detector = detector
         self.classifier = classifier
         self.outputs = outputs
         self.overlay = overlay
+        self.blur_faces = blur_faces  # pixelate faces in every picture the outputs get
+        self.notice = notice  # "emotion analysis active" on every picture
         self.max_frames = max_frames
         self.detect_every = detect_every
         self.tracker = Tracker(window=smooth_window)
@@ -79,7 +81,7 @@ class Pipeline:
         if any(o.needs_image for o in self.outputs):
             with self.stats.stages.stage("annotate"):
                 overlay = f"{self.stats.fps:.1f} fps  {len(result.faces)} faces" if self.overlay else None
-                image = annotate(frame.image, result, overlay)
+                image = annotate(frame.image, result, overlay, blur_faces=self.blur_faces, notice=self.notice)
         with self.stats.stages.stage("output"):
             for output in list(self.outputs):
                 try:
@@ -115,6 +117,8 @@ class Pipeline:
                             idle("waiting for camera")
                     continue
                 self.step(frame)
+                self.stats.dropped = capture.dropped  # kept current for /metrics
+                self.stats.corrupt = getattr(self.source, "corrupt", 0)
         finally:
             capture.close()
             self.stats.dropped = capture.dropped

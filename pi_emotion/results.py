@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pi_emotion.detect import Box
 
@@ -31,3 +32,8 @@ class FrameResult:
 
     def to_json(self) -> dict:
         return {"frame": self.frame, "t": round(self.t, 4), "faces": [f.to_json() for f in self.faces]}
+
+
+def utc_timestamp(wall: float) -> str:
+    """ISO 8601 UTC with milliseconds, as written in events and MQTT messages: 2026-11-21T10:00:00.000Z."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -28,7 +28,11 @@ class EventsWriter:
         self._size = 0
 
     def write(self, image: np.ndarray | None, result: FrameResult) -> None:
-        line = (json.dumps(result.to_json(), separators=(",", ":")) + "\n").encode()
+        self.write_json(result.to_json())
+
+    def write_json(self, data: dict) -> None:
+        """One object as one whole line."""
+        line = (json.dumps(data, separators=(",", ":")) + "\n").encode()
         try:
             written = os.write(self._fd, line)
             if written != len(line):
