@@ -26,9 +26,12 @@ from pi_emotion.stats import format_summary
 log = logging.getLogger("pi_emotion")
 
 
+def model_path(settings: Settings) -> Path:
+    return Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
+
+
 def build_classifier(settings: Settings) -> EmotionClassifier:
-    model = Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
-    return EmotionClassifier(model, settings.threads, settings.tta)
+    return EmotionClassifier(model_path(settings), settings.threads, settings.tta)
 
 
 def build_detector(settings: Settings) -> FaceDetector:

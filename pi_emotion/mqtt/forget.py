@@ -15,8 +15,23 @@ from pi_emotion.mqtt.discovery import discovery_messages
 from pi_emotion.mqtt.settings import MqttSettings
 
 
+def run(settings) -> int:
+    """The command: settings (``pi_emotion.config.Settings``) name the broker, the device and the model."""
+    from pi_emotion.app import model_path
+    from pi_emotion.modelmeta import ModelMeta, meta_path
+
+    if not settings.mqtt:
+        raise UserError("mqtt-forget: no broker; give --mqtt HOST[:PORT] or set mqtt in the config file")
+    ms = MqttSettings.from_settings(settings)
+    labels = ModelMeta.load(meta_path(model_path(settings))).labels
+    found = forget(ms, labels)
+    print(f"mqtt-forget: device {ms.device_name!r} removed from {ms.broker} "
+          f"({len(found)} retained message(s) cleared under {ms.ha_prefix or '-'} and {ms.prefix})")
+    return 0
+
+
 def forget(ms: MqttSettings, labels: tuple[str, ...], timeout: float = 10.0) -> list[str]:
-    """Clear the device's retained topics; returns those cleared. Raises UserError when the broker says no."""
+    """Clear the device's retained topics; returns the retained ones found. Raises UserError when the broker says no."""
     client = make_client(ms, "forget", will=False)
     found: set[str] = set()
     answered, synced = threading.Event(), threading.Event()
