@@ -144,6 +144,7 @@ class _Reader:
         self.summaries.append({"start": start, "end": float(end), "ts": ts, "counts": counts,
                                "mean_faces_in_view": mean if isinstance(mean, (int, float)) else math.nan,
                                "faces": data.get("faces") if isinstance(data.get("faces"), int) else 0,
+                               "frames": data.get("frames") if isinstance(data.get("frames"), int) else 0,
                                "suppressed": bool(data.get("suppressed"))})
 
     def series(self, name: str, files: list[Path]) -> Series:

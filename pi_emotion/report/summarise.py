@@ -130,7 +130,7 @@ def totals(record: Record) -> list[Totals]:
         times += [t for row in s.summaries for t in (row["start"], row["end"])]
         duration = max(times) - min(times)
         if s.summaries and not len(s.frame_t):  # summary-only: frames are counted in the lines
-            frames = sum(int(row.get("frames", 0)) for row in s.summaries)
+            frames = sum(row["frames"] for row in s.summaries)
         rows.append(Totals(s.name, frames, duration, faces, face_frames, counts, record.labels))
     if len(rows) > 1:
         everything = Counter()
