@@ -1,0 +1,214 @@
+"""What MQTT and /metrics cost the frame loop, and how fast a day of events becomes a report: numbers, printed.
+
+Frame-loop cost: the real pipeline on the looping sample, measured as process CPU per frame
+(every thread: the loop, paho's, the MQTT output's, the HTTP server's) and as the loop's
+own "output" stage, in four set-ups: nothing, MQTT to a local broker, /metrics scraped by
+another process, and both. Rounds are interleaved and the median kept, since the machine
+is shared. Report speed: a generated day of events (one line a second with people coming
+and going, plus an hour at 30 fps) rendered by ``pi-emotion report``.
+
+``python -m pi_emotion.bench_integrations [--frames N] [--scrape-hz HZ] [--report-hours H]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from pi_emotion import paths
+from pi_emotion.errors import UserError
+
+WARMUP = 30
+SCRAPER = """
+import http.client, sys, time
+port, period = int(sys.argv[1]), 1 / float(sys.argv[2])
+while True:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/metrics")
+    conn.getresponse().read()
+    conn.close()
+    time.sleep(period)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_broker(stack: ExitStack, scratch: Path) -> str:
+    """A throw-away Mosquitto on loopback for the measurement; its HOST:PORT."""
+    mosquitto = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
+    if mosquitto is None:
+        raise UserError("bench: MQTT cost needs a broker: install mosquitto, or give --mqtt HOST[:PORT]")
+    port = _free_port()
+    conf = scratch / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n")
+    proc = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stack.callback(proc.wait, 10)
+    stack.callback(proc.terminate)
+    for _ in range(100):  # until it listens
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return f"127.0.0.1:{port}"
+
+
+def _one_run(settings, frames: int, mqtt: str, scrape_hz: float) -> dict:
+    from pi_emotion.app import build_classifier, build_detector, build_mqtt, build_pipeline, metrics_renderer
+    from pi_emotion.sources import SourceSettings, open_source
+    from pi_emotion.stream.hub import FrameHub
+    from pi_emotion.stream.server import StreamServer
+
+    run_settings = dataclasses.replace(settings, mqtt=mqtt, device_name="bench")
+    with ExitStack() as stack:
+        source = stack.enter_context(closing(open_source(SourceSettings(settings.source, loop=True))))
+        classifier = build_classifier(run_settings)
+        outputs = []
+        mqtt_output = build_mqtt(run_settings, classifier)
+        if mqtt_output is not None:
+            outputs.append(stack.enter_context(closing(mqtt_output)))
+            mqtt_output.connection.connected.wait(10)
+        pipeline = build_pipeline(run_settings, source, build_detector(run_settings), classifier, outputs)
+        pipeline.max_frames = WARMUP
+        pipeline.run()
+        if scrape_hz:
+            hub = stack.enter_context(closing(FrameHub()))
+            server = StreamServer(hub, ("127.0.0.1", 0), metrics=metrics_renderer(pipeline, source, classifier))
+            server.start()
+            stack.callback(server.close)
+            scraper = subprocess.Popen([sys.executable, "-c", SCRAPER, str(server.address[1]), str(scrape_hz)])
+            stack.callback(scraper.wait)
+            stack.callback(scraper.kill)
+        pipeline.max_frames = pipeline.stats.frames + frames
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        stats = pipeline.run()
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        output_ms = np.fromiter(stats.stages.recent["output"], float)[-frames:]
+    return {"cpu_ms_per_frame": 1000 * cpu / frames, "fps": frames / wall,
+            "output_median_ms": float(np.median(output_ms)), "output_p95_ms": float(np.percentile(output_ms, 95))}
+
+
+def frame_loop_cost(settings, frames: int, mqtt: str, scrape_hz: float, rounds: int = 3) -> list[dict]:
+    """Median over interleaved rounds of each set-up's CPU per frame and loop-side output time."""
+    setups = [("nothing", "", 0.0), ("MQTT", mqtt, 0.0), (f"/metrics at {scrape_hz:g} Hz", "", scrape_hz),
+              ("both", mqtt, scrape_hz)]
+    samples: dict[str, list[dict]] = {name: [] for name, _, _ in setups}
+    for _ in range(rounds):
+        for name, broker, hz in setups:
+            samples[name].append(_one_run(settings, frames, broker, hz))
+    rows = []
+    for name, runs in samples.items():
+        row = {"setup": name, **{k: round(float(np.median([r[k] for r in runs])), 4) for k in runs[0]}}
+        rows.append(row)
+    base = rows[0]["cpu_ms_per_frame"]
+    for row in rows:
+        row["extra_cpu_ms_per_frame"] = round(row["cpu_ms_per_frame"] - base, 4)
+    return rows
+
+
+def write_day_of_events(path: Path, hours: float = 24.0, dense_hours: float = 1.0, seed: int = 1) -> int:
+    """A realistic record: one line a second with people coming and going, and ``dense_hours`` at 30 fps."""
+    rng = random.Random(seed)
+    labels = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    weights = (3, 1, 2, 25, 8, 6, 55)
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC).timestamp()
+    dense_from, dense_to = 12 * 3600, 12 * 3600 + dense_hours * 3600
+    faces: dict[int, list] = {}  # track -> [emotion, box]
+    next_track, t, frame, lines = 1, 0.0, 0, 0
+    with path.open("w") as fh:
+        while t < hours * 3600:
+            busy = 0.6 if 9 * 3600 <= t % 86400 <= 18 * 3600 else 0.1
+            step = 1 / 30 if dense_from <= t < dense_to else 1.0
+            if rng.random() < busy * step / 20 and len(faces) < 4:
+                faces[next_track] = [rng.choices(labels, weights)[0], [rng.randrange(500), rng.randrange(300), 96, 96]]
+                next_track += 1
+            for track in list(faces):
+                if rng.random() < step / 30:
+                    del faces[track]
+                elif rng.random() < step / 10:
+                    faces[track][0] = rng.choices(labels, weights)[0]
+            out = []
+            for track, (emotion, box) in faces.items():
+                score = round(rng.uniform(0.4, 0.95), 4)
+                scores = {label: (score if label == emotion else round((1 - score) / 6, 4)) for label in labels}
+                out.append({"box": box, "emotion": emotion, "score": score, "scores": scores, "track": track,
+                            "raw_emotion": emotion, "raw_score": score})
+            ts = datetime.fromtimestamp(start + t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            fh.write(json.dumps({"frame": frame, "t": round(t, 4), "ts": ts, "faces": out},
+                                separators=(",", ":")) + "\n")
+            frame, lines, t = frame + 1, lines + 1, t + step
+    return lines
+
+
+def report_speed(hours: float, dense_hours: float) -> dict:
+    """Seconds ``pi-emotion report`` takes on a generated record (its own process, as a user runs it)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        events = Path(scratch) / "events.jsonl"
+        lines = write_day_of_events(events, hours, dense_hours)
+        size = events.stat().st_size
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pi_emotion", "report", str(events), "-o",
+                               str(Path(scratch) / "report.html"), "--png", str(Path(scratch) / "report.png")],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise UserError(f"bench: report failed: {proc.stderr.strip()}")
+    return {"hours": hours, "dense_hours": dense_hours, "lines": lines, "mb": round(size / 1e6, 1),
+            "seconds": round(seconds, 2), "report_says": proc.stdout.strip()}
+
+
+def main(argv: list[str], parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> int:
+    from pi_emotion import config
+
+    p = parser_class(prog="pi-emotion bench-integrations", description=__doc__.split("\n\n")[0])
+    p.add_argument("--frames", type=int, default=1500, help="frames per measured run (default 1500)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds, median kept (default 3)")
+    p.add_argument("--scrape-hz", type=float, default=10.0, help="/metrics scrapes a second (default 10; "
+                   "Prometheus scrapes every 15 s)")
+    p.add_argument("--mqtt", help="broker HOST[:PORT] (default: a local mosquitto started for the run)")
+    p.add_argument("--report-hours", type=float, default=24.0, help="hours of generated events (default 24)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+    if a.frames < 1 or a.rounds < 1 or a.scrape_hz <= 0:
+        raise UserError("bench-integrations: --frames, --rounds and --scrape-hz must be positive")
+    settings = config.resolve({"source": str(paths.SAMPLE)}, None)
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
+        broker = a.mqtt or local_broker(stack, Path(scratch))
+        rows = frame_loop_cost(settings, a.frames, broker, a.scrape_hz, a.rounds)
+    speed = report_speed(a.report_hours, 1.0)
+    if a.json:
+        print(json.dumps({"frame_loop": rows, "report": speed}))
+        return 0
+    print(f"frame loop on {settings.source}, {a.frames} frames per run, median of {a.rounds} interleaved rounds")
+    print("setup                 CPU ms/frame   extra     fps   loop output median / p95 ms")
+    for r in rows:
+        print(f"  {r['setup']:<20}{r['cpu_ms_per_frame']:>10.3f}{r['extra_cpu_ms_per_frame']:>+9.3f}"
+              f"{r['fps']:>8.1f}   {r['output_median_ms']:.4f} / {r['output_p95_ms']:.4f}")
+    print(f"report: {speed['lines']:,} lines ({speed['mb']} MB, {speed['hours']:g} h with {speed['dense_hours']:g} h "
+          f"at 30 fps) -> HTML and PNG in {speed['seconds']} s ({speed['report_says']})")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except UserError as exc:
+        print(f"pi-emotion: error: {exc}", file=sys.stderr)
+        sys.exit(2)
