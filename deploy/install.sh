@@ -76,7 +76,8 @@ if [ "$VENV" -eq 1 ]; then
   if [ "$codename" = bookworm ]; then
     constraint=("numpy<2" "opencv-python-headless<4.12")
   fi
-  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade "$SRC" "${constraint[@]}"
+  # [mqtt]: paho-mqtt, so that setting mqtt in the config is all Home Assistant needs.
+  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade "${SRC}[mqtt]" "${constraint[@]}"
 fi
 
 say "configuration in $ROOT/etc/pi-emotion"

@@ -205,3 +205,35 @@ def test_bad_mqtt_settings_exit_2():
                       "--mqtt-ca")
     assert_user_error(run_cli("--source", "tests/data/sample.mp4", "--mqtt", "h", "--device-name", "!!"),
                       "--device-name")
+
+
+def test_uninstaller_removes_the_device_it_announced(broker, appliances, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    deploy = ROOT / "deploy"
+    assert subprocess.run(["bash", deploy / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv"],
+                          capture_output=True, timeout=60).returncode == 0
+    app = tmp_path / "opt/pi-emotion/venv/bin/pi-emotion"  # the installed command, here this checkout's
+    app.parent.mkdir(parents=True)
+    app.write_text(f'#!/bin/sh\ncd {ROOT} && exec {sys.executable} -m pi_emotion "$@"\n')
+    app.chmod(0o755)
+    conf = tmp_path / "etc/pi-emotion/config.toml"
+    conf.write_text(conf.read_text().replace('mqtt = ""', f'mqtt = "127.0.0.1:{broker.port}"')
+                    .replace('device_name = ""', 'device_name = "gallery"'))
+    sub = Subscriber(broker.port, "homeassistant/+/pi-emotion-gallery/+/config")
+    appliance = appliances("--config", conf, "--stream", "")
+    sub.wait(lambda m: m.payload, count=ENTITIES)
+    assert appliance.stop() == 0
+    sub.close()
+    proc = subprocess.run(["bash", deploy / "uninstall.sh", "--root", tmp_path], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "mqtt-forget" in proc.stdout and "device 'gallery' removed" in proc.stdout
+    after = Subscriber(broker.port, "homeassistant/#", "pi-emotion/#")
+    after.sync()
+    assert [m.topic for m in after.messages if m.retain and m.payload] == []
+    after.close()

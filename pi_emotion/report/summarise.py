@@ -165,7 +165,7 @@ def track_rows(record: Record, limit: int = TRACK_ROWS) -> tuple[list[TrackRow],
         ends = np.r_[starts[1:], len(t)] - 1
         track_starts = np.flatnonzero(new_track)
         track_ends = np.r_[track_starts[1:], len(t)] - 1
-        durations = t[track_ends] - t[track_starts]
+        durations = np.round(t[track_ends] - t[track_starts], 1)  # ties (to a tenth of a second): earliest first
         keep = track_starts[np.argsort(-durations, kind="stable")[:limit]]
         prefix = f"{s.name} " if len(record.series) > 1 else ""
         for first in keep:
@@ -175,7 +175,7 @@ def track_rows(record: Record, limit: int = TRACK_ROWS) -> tuple[list[TrackRow],
                     for a, b in zip(starts[mask], ends[mask])]
             run, number = tid >> 32, tid & 0xFFFFFFFF
             label = f"{prefix}#{number}" + (f" (run {run + 1})" if run else "")
-            candidates.append((float(t[track_ends[track_starts == first][0]] - t[first]),
+            candidates.append((round(float(t[track_ends[track_starts == first][0]] - t[first]), 1),
                                TrackRow(label, float(t[first]), segs)))
     total = sum(len(np.unique(s.face_track)) for s in record.series)
     chosen = sorted(candidates, key=lambda c: -c[0])[:limit]
