@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -226,3 +227,40 @@ def test_aggregate_mode_sends_no_picture_and_no_face(tmp_path):
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert lines and all(line["type"] == "summary" for line in lines)
     assert "box" not in events.read_text() and "track" not in events.read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+def test_page_shows_the_notice_and_no_picture_in_aggregate_mode(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    hub = FrameHub()
+    status = {"fps": 12.5, "faces_now": 0, "privacy": "aggregate", "notice": True}
+    server = StreamServer(hub, ("127.0.0.1", 0), status=lambda: status, private=True)
+    server.start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+                 "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.get(f"http://127.0.0.1:{server.address[1]}/")
+        WebDriverWait(driver, 30).until(lambda d: d.find_element("id", "fps").text == "12.5")
+        notice = driver.find_element("id", "notice")
+        assert notice.is_displayed() and "Emotion analysis active" in notice.text
+        assert not driver.find_element("id", "stream").is_displayed()
+        assert driver.find_element("id", "private").is_displayed()
+        assert driver.execute_script("return document.getElementById('stream').getAttribute('src')") is None
+        requested = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert not any("stream.mjpg" in url or "api/events" in url for url in requested)
+    finally:
+        driver.quit()
+        server.close()
+        hub.close()
