@@ -76,8 +76,14 @@ class MqttOutput:
 
     # this output's thread -------------------------------------------------------------------------------
     def _work(self) -> None:
+        failures = 0
         while (item := self._queue.get()) is not None:
-            self._handle(*item)
+            try:
+                self._handle(*item)
+            except Exception:  # a bug here must cost MQTT messages, never the thread (and with it every later one)
+                failures += 1
+                if failures == 1:
+                    log.exception("MQTT output: a result could not be published; going on")
 
     def _handle(self, at: float, result: FrameResult) -> None:
         self._arrivals.append(at)
