@@ -34,3 +34,14 @@ need_root() {
     die "run as root (sudo $0 $*), or try --dry-run first"
   fi
 }
+
+# Append a random PI_EMOTION_STREAM_PASSWORD to the environment file; the password itself is never printed.
+add_password() {
+  printf '    (random) PI_EMOTION_STREAM_PASSWORD=... >> %s\n' "$1"
+  if [ "$DRY_RUN" -eq 0 ]; then
+    local password
+    password="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    (umask 077 && printf 'PI_EMOTION_STREAM_PASSWORD=%s\n' "$password" >>"$1")
+    chmod 0600 "$1"
+  fi
+}

@@ -38,6 +38,15 @@ while [ $# -gt 0 ]; do
 done
 need_root "$@"
 
+# The model runtime (ai-edge-litert) and current OpenCV wheels exist for 64-bit systems only.
+arch="$(dpkg --print-architecture 2>/dev/null || echo unknown)"
+case "$arch" in
+  arm64|amd64) say "architecture $arch" ;;
+  armhf|armel|i386)
+    die "this is a 32-bit system ($arch): pi-emotion needs a 64-bit OS (arm64 on a Raspberry Pi 3, 4 or 5). Install 64-bit Raspberry Pi OS and run this again." ;;
+  *) die "architecture '$arch' is not supported: pi-emotion runs on arm64 (64-bit Raspberry Pi OS) and amd64" ;;
+esac
+
 codename=""
 if [ -r /etc/os-release ]; then
   # shellcheck disable=SC1091
@@ -71,13 +80,10 @@ act install -m 0644 "$SRC/README.md" "$ROOT$PREFIX/README.md"
 if [ "$VENV" -eq 1 ]; then
   # --system-site-packages: picamera2 and libcamera come from apt, not PyPI.
   act python3 -m venv --system-site-packages "$ROOT$PREFIX/venv"
-  # Bookworm's apt picamera2 stack is built against NumPy 1.x; keep the venv on it there.
-  constraint=()
-  if [ "$codename" = bookworm ]; then
-    constraint=("numpy<2" "opencv-python-headless<4.12")
-  fi
+  # Known-good versions (NumPy 1.x on Bookworm, where apt's picamera2 stack is built against it), so
+  # that running this again installs what was tested rather than whatever is newest that day.
   # [mqtt]: paho-mqtt, so that setting mqtt in the config is all Home Assistant needs.
-  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade "${SRC}[mqtt]" "${constraint[@]}"
+  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade --constraint "$SRC/deploy/constraints.txt" "${SRC}[mqtt]"
 fi
 
 say "configuration in $ROOT/etc/pi-emotion"
@@ -89,8 +95,18 @@ else
 fi
 # The service reads its config through its group; other users cannot read a password in it.
 system_act chown root:"$SERVICE_USER" "$ROOT/etc/pi-emotion/config.toml"
-if [ ! -e "$ROOT/etc/pi-emotion/environment" ]; then
-  act install -m 0600 /dev/null "$ROOT/etc/pi-emotion/environment"
+env_file="$ROOT/etc/pi-emotion/environment"
+if [ ! -e "$env_file" ]; then
+  act install -m 0600 /dev/null "$env_file"
+fi
+# Never stream faces to the network without a password: make one unless the user has set one.
+if grep -Eqs '^[[:space:]]*PI_EMOTION_STREAM_PASSWORD=[^[:space:]]' "$env_file" ||
+   grep -Eqs '^[[:space:]]*stream_password[[:space:]]*=[[:space:]]*"[^"]+"' "$ROOT/etc/pi-emotion/config.toml"; then
+  say "keeping the stream password already set"
+else
+  say "stream password: generating a random one into /etc/pi-emotion/environment (mode 0600)"
+  add_password "$env_file"
+  password_made=1
 fi
 
 say "systemd unit"
@@ -104,3 +120,7 @@ else
 fi
 
 say "done. Logs: journalctl -u pi-emotion -f   Config: /etc/pi-emotion/config.toml"
+if [ "${password_made:-0}" -eq 1 ]; then
+  say "the browser view's password (any user name) is in /etc/pi-emotion/environment; read it with:"
+  printf '    sudo cat /etc/pi-emotion/environment\n'
+fi

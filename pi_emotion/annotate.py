@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pi_emotion.results import FrameResult
+from pi_emotion.results import UNCERTAIN, FrameResult
 
 # BGR; distinct at a glance, and 'happy' green / 'angry' red as people expect.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -58,7 +58,7 @@ def annotate(image: np.ndarray, result: FrameResult, overlay: str | None = None,
         x, y, w, h = face.box
         colour = COLOURS.get(face.emotion, OTHER)
         cv2.rectangle(image, (x, y), (x + w, y + h), colour, thick)
-        label = f"{face.emotion} {face.score:.0%}"
+        label = face.emotion if face.emotion == UNCERTAIN else f"{face.emotion} {face.score:.0%}"
         (tw, th), base = cv2.getTextSize(label, FONT, scale, thick)
         top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
         cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), colour, cv2.FILLED)

@@ -14,7 +14,7 @@ from pathlib import Path
 from pi_emotion import paths, privacy
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.detect import DetectorSettings, FaceDetector
+from pi_emotion.detectors import Detector
 from pi_emotion.errors import UserError
 from pi_emotion.outputs import Output
 from pi_emotion.outputs.background import BackgroundOutput
@@ -34,25 +34,27 @@ def build_classifier(settings: Settings) -> EmotionClassifier:
     return EmotionClassifier(model_path(settings), settings.threads, settings.tta)
 
 
-def build_detector(settings: Settings) -> FaceDetector:
-    cascade = Path(settings.cascade) if settings.cascade else paths.shipped(paths.CASCADE)
-    return FaceDetector(DetectorSettings(cascade, settings.detect_width, settings.scale_factor,
-                                         settings.min_neighbors, settings.min_face, settings.margin))
+def build_detector(settings: Settings) -> Detector:
+    from pi_emotion import detectors
+
+    return detectors.create(settings)
 
 
-def describe(classifier: EmotionClassifier) -> dict[str, str]:
+def describe(classifier: EmotionClassifier, detector: Detector) -> dict[str, str]:
     """What this appliance runs, for MQTT state and /metrics."""
     from pi_emotion import __version__
 
-    return {"version": __version__, "model": classifier.path.name, "detector": "haar"}
+    return {"version": __version__, "model": classifier.path.name, "detector": detector.name}
 
 
 def open_events(settings: Settings, labels: tuple[str, ...]) -> Output:
     """The events file: a line per frame, or a line of aggregates per interval (summary, aggregates-only mode)."""
     from pi_emotion.outputs.events import EventsWriter
 
-    lines = EventsWriter(Path(settings.events))
-    if settings.events_mode != "summary" and not privacy.aggregates_only(settings):
+    summary = settings.events_mode == "summary" or privacy.aggregates_only(settings)
+    lines = EventsWriter(Path(settings.events), int(settings.events_max_mb * 1e6), settings.events_keep,
+                         "all" if summary else settings.events_mode)
+    if not summary:
         return lines
     if settings.events_mode != "summary":
         log.info("--privacy aggregate: the events file gets one summary line per %g s", settings.interval)
@@ -62,7 +64,7 @@ def open_events(settings: Settings, labels: tuple[str, ...]) -> Output:
     return SummaryWriter(lines, IntervalAggregator(settings.interval, settings.min_group, labels))
 
 
-def build_mqtt(settings: Settings, classifier: EmotionClassifier) -> Output | None:
+def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Detector) -> Output | None:
     """The MQTT output (it connects in the background), or None without ``--mqtt``."""
     if not settings.mqtt:
         return None
@@ -75,7 +77,7 @@ def build_mqtt(settings: Settings, classifier: EmotionClassifier) -> Output | No
     if privacy.aggregates_only(settings):
         log.info("--privacy aggregate: MQTT gets one aggregate state per %g s and no face events", settings.interval)
         aggregator = IntervalAggregator(settings.interval, settings.min_group, classifier.labels)
-    return MqttOutput(ms, classifier.labels, describe(classifier), aggregator)
+    return MqttOutput(ms, classifier.labels, describe(classifier, detector), aggregator)
 
 
 def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...]) -> list[Output]:
@@ -97,25 +99,30 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, lab
     return outputs
 
 
-def build_pipeline(settings: Settings, source: FrameSource, detector: FaceDetector,
+def build_pipeline(settings: Settings, source: FrameSource | None, detector: Detector,
                    classifier: EmotionClassifier, outputs: list[Output]) -> Pipeline:
     import cv2
 
     cv2.setNumThreads(settings.cv_threads)
     return Pipeline(source, detector, classifier, outputs, overlay=settings.overlay, max_frames=settings.max_frames,
                     detect_every=settings.detect_every, smooth_window=settings.smooth_window,
+                    track_hold=settings.track_hold, min_confidence=settings.min_confidence, margin=settings.margin,
                     blur_faces=settings.blur_faces, notice=settings.notice)
+
+
+def stream_password(settings: Settings) -> str:
+    return settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
 
 
 def start_stream(settings: Settings, hub, status_of: Callable[[], dict], metrics: Callable[[], tuple[bytes, str]]):
     """The browser view's HTTP server (with /metrics), listening and serving in its own thread."""
     from pi_emotion.stream.server import StreamServer, parse_address
 
-    password = settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
     private = privacy.aggregates_only(settings)
     if private:
         log.info("--privacy aggregate: the browser view serves no video, snapshots or per-face events")
-    server = StreamServer(hub, parse_address(settings.stream), password, status_of, metrics=metrics, private=private)
+    server = StreamServer(hub, parse_address(settings.stream), stream_password(settings), status_of, metrics=metrics,
+                          private=private)
     server.start()
     log.info("browser view at %s", server.url)
     return server
@@ -126,31 +133,37 @@ def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifie
     from pi_emotion import __version__
 
     stats = pipeline.stats
-    state = "waiting for camera" if camera_waiting(source) else "running"
+    state = "waiting for camera" if source.waiting else "running"
     return {"version": __version__, "state": state, "uptime_s": round(stats.elapsed, 1), "source": source.name,
             "model": classifier.path.name, "fps": round(stats.recent_fps, 2), "frames": stats.frames,
             "faces_now": stats.last_faces, "dropped": stats.dropped,
             "stages": {k: {m: round(v, 3) for m, v in d.items()} for k, d in stats.stages.summary().items()}}
 
 
-def camera_waiting(source: FrameSource) -> bool:
-    """True while a lost camera is being reopened."""
-    return getattr(source, "waiting", False)
-
-
 def metrics_renderer(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifier):
     from pi_emotion.metrics import AppCollector, renderer
     from pi_emotion.soc import SocSensors
 
-    return renderer(AppCollector(pipeline.stats, lambda: camera_waiting(source), describe(classifier), SocSensors()))
+    return renderer(AppCollector(pipeline.stats, lambda: source.waiting, describe(classifier, pipeline.detector),
+                                 SocSensors()))
 
 
 def run(settings: Settings) -> int:
     if not settings.source:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
     privacy.check(settings)
+    if settings.stream:
+        from pi_emotion.stream.server import check_access, parse_address
+
+        check_access(parse_address(settings.stream), stream_password(settings), settings.stream_allow_anonymous)
     detector = build_detector(settings)
     classifier = build_classifier(settings)
+    from pi_emotion.sources.pictures import is_pictures
+
+    if is_pictures(settings.source):
+        from pi_emotion.stills import run_pictures
+
+        return run_pictures(settings, build_pipeline(settings, None, detector, classifier, []))
     notifier = Notifier()
     stop = threading.Event()
 
@@ -161,11 +174,13 @@ def run(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, request_stop)
     with ExitStack() as stack:
+        # Under systemd a camera that is not there yet is waited for: exiting would only get the service
+        # restarted a few times and then given up on, leaving a Pi that booted before its camera dead.
         source = stack.enter_context(closing(open_source(SourceSettings(
-            settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime),
-            reconnect=True)))
+            settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime,
+            settings.detect_width), reconnect=True, wait=settings.wait_for_source or notifier.active)))
         outputs = build_outputs(settings, source, stack, classifier.labels)
-        mqtt = build_mqtt(settings, classifier)
+        mqtt = build_mqtt(settings, classifier, detector)
         if mqtt is not None:
             outputs.append(stack.enter_context(closing(mqtt)))
         hub = None

@@ -32,6 +32,7 @@ class ThreadedCapture:
     def _capture(self) -> None:
         try:
             while not self._stop.is_set():
+                self.source.pace()  # a paced file's wait for its next frame is not decoding
                 with self._timer.stage("decode"):
                     frame = self.source.read()
                 with self._cond:

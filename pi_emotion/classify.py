@@ -13,9 +13,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pi_emotion.detect import Box
+from pi_emotion.align import face_crop
 from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import ModelMeta, meta_path
+from pi_emotion.results import Detection
 
 
 def load_interpreter(model: Path, num_threads: int) -> Any:
@@ -79,20 +80,22 @@ class EmotionClassifier:
     def input_dtype(self) -> np.dtype:
         return np.dtype(self._in_dtype)
 
-    def crops(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """Model-sized crops (N, H, W, C) as uint8 pixels, from grey (H, W) or BGR (H, W, 3) images."""
+    def crops(self, image: np.ndarray, faces: list[Detection], margin: float = 0.1) -> np.ndarray:
+        """Model-sized crops (N, H, W, C) as uint8 pixels, from grey (H, W) or BGR (H, W, 3) images.
+
+        Faces with landmarks are levelled and framed like the training faces; ``margin`` frames the others.
+        """
         w, h = self.meta.input_size
         c = self.meta.channels
-        out = np.empty((len(boxes), h, w, c), np.uint8)
-        for i, (x, y, bw, bh) in enumerate(boxes):
-            patch = image[y:y + bh, x:x + bw]
+        out = np.empty((len(faces), h, w, c), np.uint8)
+        for i, face in enumerate(faces):
+            patch = face_crop(image, face, (w, h), margin)
             if c == 1 and patch.ndim == 3:
                 patch = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
             elif c == 3 and patch.ndim == 2:
                 patch = cv2.cvtColor(patch, cv2.COLOR_GRAY2RGB)
             elif c == 3:
                 patch = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
-            patch = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
             out[i] = patch.reshape(h, w, c)
         return out
 
@@ -106,8 +109,8 @@ class EmotionClassifier:
         probs = (raw[:n] + raw[n:]) / 2 if self.tta else raw
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
-    def classify(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        return self.predict(self.crops(image, boxes))
+    def classify(self, image: np.ndarray, faces: list[Detection], margin: float = 0.1) -> np.ndarray:
+        return self.predict(self.crops(image, faces, margin))
 
     def _invoke(self, pixels: np.ndarray) -> np.ndarray:
         n = len(pixels)

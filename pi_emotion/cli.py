@@ -126,7 +126,7 @@ def cmd_evaluate(argv: list[str]) -> int:
 
 
 def cmd_bench(argv: list[str]) -> int:
-    from pi_emotion.bench import main
+    from pi_emotion.bench.cli import main
 
     return main(argv, _Parser)
 

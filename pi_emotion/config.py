@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pi_emotion.detectors import DETECTORS
 from pi_emotion.errors import UserError
 
 SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
+DETECTOR_NAMES = tuple(DETECTORS)
+# which frames the events file gets (pi_emotion.outputs.events.MODES), or "summary": a line per interval instead
+EVENTS_MODES = ("all", "faces", "summary")
 
 
 def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
@@ -35,14 +40,24 @@ class Settings:
     loop: bool = _opt(False, "start a video file again at its end")
     realtime: bool = _opt(False, "pace a video file at its own fps, dropping frames when behind")
     # detection
-    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
+    detector: str = _opt("yunet", "face detector: yunet (small, dim and turned faces, landmarks) or haar "
+                         "(the classic cascade)", choices=DETECTOR_NAMES, metavar="NAME")
     detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096)
-    scale_factor: float = _opt(1.25, "cascade scale step", lo=1.01, hi=2.0)
-    min_neighbors: int = _opt(3, "cascade detections needed to accept a face", lo=0, hi=50)
-    min_face: int = _opt(24, "smallest face, in pixels at detection width", lo=8, hi=1024)
-    margin: float = _opt(0.1, "border added around each face box, as a fraction of its side", lo=0, hi=1)
-    detect_every: int = _opt(3, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    min_face: int = _opt(20, "smallest face, in pixels at detection width", lo=8, hi=1024)
+    detect_every: int = _opt(2, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    detector_model: str = _opt("", "YuNet ONNX file (default: the one shipped in models/)", metavar="FILE")
+    score_threshold: float = _opt(0.6, "YuNet: confidence a face needs", lo=0.05, hi=1.0)
+    nms_threshold: float = _opt(0.3, "YuNet: overlap above which two boxes are one face", lo=0.05, hi=1.0)
+    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
+    scale_factor: float = _opt(1.25, "Haar: cascade scale step", lo=1.01, hi=2.0)
+    min_neighbors: int = _opt(3, "Haar: cascade detections needed to accept a face", lo=0, hi=50)
+    margin: float = _opt(0.0, "Haar: border added around each face box before classifying, as a fraction of "
+                         "its side (YuNet crops are framed from the face's landmarks)", lo=0, hi=1)
+    # following faces
+    track_hold: float = _opt(1.0, "seconds a face keeps its id while the detector does not see it", lo=0.05, hi=60)
     smooth_window: int = _opt(5, "frames over which each face's probabilities are averaged", lo=1, hi=100)
+    min_confidence: float = _opt(0.4, "below this smoothed probability a face is labelled 'uncertain'", lo=0,
+                                 hi=1)
     # classification
     model: str = _opt("", "TFLite model with its .json metadata (default: models/emotion.tflite)",
                       metavar="FILE")
@@ -63,6 +78,15 @@ class Settings:
     stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256)
     max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0)
     log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
+    # running unattended: a late camera, records kept for months, no anonymous network stream
+    wait_for_source: bool = _opt(False, "start without the source and open it when it comes, retrying with "
+                                 "backoff (always on under systemd)")
+    events_max_mb: float = _opt(50.0, "rotate the events file when it reaches this size, in MB", lo=0.001,
+                                hi=1_000_000)
+    events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=0, hi=1000)
+    events_mode: str = _opt("all", "what the events file gets: all frames, only those with faces, or a summary "
+                            "line of aggregates per --interval", choices=EVENTS_MODES)
+    stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password")
     # MQTT and Home Assistant
     mqtt: str = _opt("", "publish state and face events to this MQTT broker, HOST[:PORT] (port 1883, 8883 with TLS)",
                      metavar="HOST[:PORT]")
@@ -82,8 +106,6 @@ class Settings:
                         "per-interval aggregates", choices=("standard", "aggregate"))
     min_group: int = _opt(3, "aggregates of fewer distinct faces than this are suppressed", lo=1, hi=1000)
     interval: float = _opt(60.0, "seconds per aggregate (events summary, --privacy aggregate)", lo=1, hi=86400)
-    events_mode: str = _opt("all", "'all': one events line per frame; 'summary': one line of aggregates per "
-                            "interval", choices=("all", "summary"))
     notice: bool = _opt(False, "show 'emotion analysis active' on the picture and on the browser page")
 
     def redacted(self) -> dict[str, Any]:
@@ -103,6 +125,8 @@ def check(key: str, value: Any, where: str) -> Any:
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise UserError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise UserError(f"{where}: must be a finite number, not {value!r}")
     if meta["choices"] and value not in meta["choices"]:
         raise UserError(f"{where}: must be one of {', '.join(meta['choices'])}, not {value!r}")
     if meta["lo"] is not None and value < meta["lo"]:

@@ -122,17 +122,15 @@ def class_of_folder(name: str) -> str | None:
     return SYNONYMS[key]
 
 
-def _load_folders(root: Path, usage: str, size: tuple[int, int]) -> Dataset:
-    import cv2
-
+def labelled_files(root: Path, usage: str = "all") -> list[tuple[Path, int]]:
+    """Picture files of a folder of class folders (optionally under split folders), with their labels."""
     subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
     splits = {name: p for name, p in subdirs.items() if name in SPLIT_FOLDERS}
     if splits:
         roots = [p for name, p in splits.items() if usage == "all" or SPLIT_FOLDERS[name] == usage]
     else:
         roots = [root]
-    images: list[np.ndarray] = []
-    labels: list[int] = []
+    found: list[tuple[Path, int]] = []
     for split_root in sorted(roots):
         class_dirs = sorted(p for p in split_root.iterdir() if p.is_dir())
         if not class_dirs:
@@ -146,12 +144,20 @@ def _load_folders(root: Path, usage: str, size: tuple[int, int]) -> Dataset:
                 ) from None
             if label is None:
                 continue
-            for file in sorted(class_dir.iterdir()):
-                if file.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                grey = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
-                if grey is None:
-                    raise UserError(f"{file}: not a readable image")
-                images.append(_resize(grey, size))
-                labels.append(FER2013_LABELS.index(label))
+            found += [(file, FER2013_LABELS.index(label)) for file in sorted(class_dir.iterdir())
+                      if file.suffix.lower() in IMAGE_SUFFIXES]
+    return found
+
+
+def _load_folders(root: Path, usage: str, size: tuple[int, int]) -> Dataset:
+    import cv2
+
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    for file, label in labelled_files(root, usage):
+        grey = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            raise UserError(f"{file}: not a readable image")
+        images.append(_resize(grey, size))
+        labels.append(label)
     return _stack(images, labels, size)

@@ -16,5 +16,6 @@ def shipped(name: str) -> Path:
 
 
 CASCADE = "haarcascade_frontalface_alt2.xml"
+YUNET = "face_detection_yunet_2023mar.onnx"
 MODEL = "emotion.tflite"
 SAMPLE = _PACKAGE.parent / "tests" / "data" / "sample.mp4"  # in a checkout only

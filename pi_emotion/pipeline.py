@@ -15,21 +15,22 @@ import numpy as np
 from pi_emotion.annotate import annotate
 from pi_emotion.capture import ThreadedCapture
 from pi_emotion.classify import EmotionClassifier
-from pi_emotion.detect import Box, FaceDetector
+from pi_emotion.detectors import Detector
 from pi_emotion.outputs import Output
 from pi_emotion.results import Face, FrameResult
 from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.stats import RunStats
-from pi_emotion.track import Tracker
+from pi_emotion.track import Tracker, label_name
 
 log = logging.getLogger(__name__)
 FrameHook = Callable[[FrameResult, RunStats], None]
 
 
 class Pipeline:
-    def __init__(self, source: FrameSource, detector: FaceDetector, classifier: EmotionClassifier,
+    def __init__(self, source: FrameSource | None, detector: Detector, classifier: EmotionClassifier,
                  outputs: list[Output], *, overlay: bool = False, max_frames: int = 0, detect_every: int = 1,
-                 smooth_window: int = 5, blur_faces: bool = False, notice: bool = False) -> None:
+                 smooth_window: int = 5, track_hold: float = 1.0, min_confidence: float = 0.0,
+                 margin: float = 0.1, blur_faces: bool = False, notice: bool = False) -> None:
         self.source = source
         self.detector = detector
         self.classifier = classifier
@@ -39,26 +40,33 @@ class Pipeline:
         self.notice = notice  # "emotion analysis active" on every picture
         self.max_frames = max_frames
         self.detect_every = detect_every
-        self.tracker = Tracker(window=smooth_window)
+        self.min_confidence = min_confidence
+        self.margin = margin
+        self.tracker = Tracker(window=smooth_window, hold=track_hold)
         self.stats = RunStats()
         self.hooks: list[FrameHook] = []
         self.idle_hooks: list[Callable[[str], None]] = []  # told what the loop waits for, when no frame comes
         self._processed = 0
 
-    def analyse(self, frame: Frame) -> FrameResult:
-        """Faces and their emotions in one frame."""
+    def analyse(self, frame: Frame, picture: bool = False) -> FrameResult:
+        """Faces and their emotions in one frame.
+
+        A still ``picture`` is a scene of its own: searched at sizes that suit it, its faces new.
+        """
         timer = self.stats.stages
         with timer.stage("detect"):
-            if self._processed % self.detect_every == 0:
-                boxes: list[Box] = self.detector.detect(frame.grey, self.source.size)
+            if picture:
+                self.tracker = Tracker(self.tracker.window, self.tracker.hold)
+                tracks = self.tracker.update(self.detector.detect_picture(frame.image, frame.grey), frame.t)
+            elif self._processed % self.detect_every == 0:
+                tracks = self.tracker.update(self.detector.detect(frame.image, frame.grey), frame.t)
             else:
-                boxes = self.tracker.current_boxes()
-            tracks = self.tracker.match(boxes)
+                tracks = self.tracker.follow(frame.t)
         with timer.stage("classify"):
             # Crops come from the full-resolution picture; the grey image may be a small lores copy.
             crop_from = frame.grey if frame.grey.shape[:2] == frame.image.shape[:2] else frame.image
             try:
-                probs = self.classifier.classify(crop_from, boxes)
+                probs = self.classifier.classify(crop_from, [t.detection for t in tracks], self.margin)
             except Exception as exc:  # one bad inference must not end a months-long run
                 self.stats.errors += 1
                 if self.stats.errors == 1 or self.stats.errors % 1000 == 0:
@@ -67,13 +75,14 @@ class Pipeline:
         labels = self.classifier.labels
         faces = []
         for track, raw in zip(tracks, probs):
-            best, smooth = track.update(raw)
+            shown, smooth = track.update(raw, self.min_confidence)
+            best = int(np.argmax(smooth)) if shown is None else shown
             raw_best = int(np.argmax(raw))
-            faces.append(Face(track.box, labels[best], float(smooth[best]),
+            faces.append(Face(track.box, label_name(labels, shown), float(smooth[best]),
                               {label: float(p) for label, p in zip(labels, smooth)}, track.id,
                               labels[raw_best], float(raw[raw_best])))
         self._processed += 1
-        return FrameResult(frame.index, frame.t, faces)
+        return FrameResult(frame.index, frame.t, faces, frame.wall)
 
     def step(self, frame: Frame) -> FrameResult:
         result = self.analyse(frame)
@@ -102,26 +111,23 @@ class Pipeline:
     def run(self, stop: threading.Event | None = None) -> RunStats:
         """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set."""
         stop = stop or threading.Event()
-        capture = ThreadedCapture(self.source, newest_only=self.source.live or getattr(self.source, "realtime", False),
-                                  timer=self.stats.stages)
+        capture = ThreadedCapture(self.source, newest_only=self.source.realtime, timer=self.stats.stages)
         timer = self.stats.stages
         try:
             while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):
                 with timer.stage("capture"):
                     frame = capture.read(timeout=0.5)
+                self.stats.dropped, self.stats.corrupt = capture.dropped, self.source.corrupt
                 if frame is None:
                     if capture.ended:
                         break
-                    if getattr(self.source, "waiting", False):
+                    if self.source.waiting:
                         for idle in self.idle_hooks:
                             idle("waiting for camera")
                     continue
                 self.step(frame)
-                self.stats.dropped = capture.dropped  # kept current for /metrics
-                self.stats.corrupt = getattr(self.source, "corrupt", 0)
         finally:
             capture.close()
-            self.stats.dropped = capture.dropped
-            self.stats.corrupt = getattr(self.source, "corrupt", 0)
+            self.stats.dropped, self.stats.corrupt = capture.dropped, self.source.corrupt
             self.stats.ended = self.stats.started + self.stats.elapsed
         return self.stats

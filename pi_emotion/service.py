@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 from pi_emotion.results import FrameResult
 from pi_emotion.stats import RunStats
@@ -45,15 +46,22 @@ def _notify_function():
 
 
 class Notifier:
-    """Tells systemd how the service is doing; fed from the frame loop."""
+    """Tells systemd how the service is doing; fed from the frame loop.
 
-    def __init__(self, clock=time.monotonic) -> None:
-        self._notify = _notify_function()
+    READY=1 goes out once the service is up: at the first processed frame, or at the first
+    wait for a camera that is not there yet (the stream is bound by then). ``clock`` and
+    ``notify`` are the monotonic clock and the sender, replaceable to test the schedule.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 notify: Callable[[str], bool] | None = None) -> None:
+        self._notify = notify or _notify_function()
         self._clock = clock
         self.active = bool(os.environ.get("NOTIFY_SOCKET"))
         self.watchdog_interval = self._watchdog_interval()
         self._ready = False
         self._last_ping = self._last_status = -1e9
+        self._state = ""
 
     @staticmethod
     def _watchdog_interval() -> float | None:
@@ -69,33 +77,30 @@ class Notifier:
             self._notify(message)
 
     def on_frame(self, result: FrameResult, stats: RunStats) -> None:
-        """READY after the first processed frame, then watchdog pings and a status line."""
+        """Frames flow: READY the first time, then watchdog pings and a status line."""
+        self._alive("running", lambda: f"running: {stats.recent_fps:.1f} fps, {len(result.faces)} faces in view, "
+                                       f"{stats.frames} frames")
+
+    def waiting(self, what: str) -> None:
+        """Alive but without frames (a camera not there yet, or being reconnected): keep the watchdog fed, say why."""
+        self._alive(what, lambda: what)
+
+    def _alive(self, state: str, status: Callable[[], str]) -> None:
         if not self.active:
             return
         now = self._clock()
         if not self._ready:
             self._ready = True
-            self._last_ping = now  # the watchdog clock starts at READY
-            self.send(f"READY=1\nSTATUS=running: first frame processed\nMAINPID={os.getpid()}")
-        if self.watchdog_interval is not None and now - self._last_ping >= self.watchdog_interval:
-            self._last_ping = now
-            self.send("WATCHDOG=1")
-        if now - self._last_status >= STATUS_EVERY:
-            self._last_status = now
-            self.send(f"STATUS=running: {stats.recent_fps:.1f} fps, {len(result.faces)} faces in view, "
-                      f"{stats.frames} frames")
-
-    def waiting(self, what: str) -> None:
-        """Alive but without frames (a camera being reconnected): keep the watchdog fed, say why."""
-        if not self.active:
+            self._last_ping = self._last_status = now  # the watchdog clock starts at READY
+            self._state = state
+            self.send(f"READY=1\nSTATUS={status()}\nMAINPID={os.getpid()}")
             return
-        now = self._clock()
         if self.watchdog_interval is not None and now - self._last_ping >= self.watchdog_interval:
             self._last_ping = now
             self.send("WATCHDOG=1")
-        if now - self._last_status >= STATUS_EVERY:
-            self._last_status = now
-            self.send(f"STATUS={what}")
+        if now - self._last_status >= STATUS_EVERY or state != self._state:
+            self._state, self._last_status = state, now
+            self.send(f"STATUS={status()}")
 
     def stopping(self) -> None:
         self.send("STOPPING=1\nSTATUS=stopping")

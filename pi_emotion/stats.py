@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -24,14 +24,15 @@ class StageTimes:
     count: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
     # samples per BUCKETS_MS bound (the last: above all bounds), over the whole run
     buckets: dict[str, list[int]] = field(default_factory=lambda: {s: [0] * (len(BUCKETS_MS) + 1) for s in STAGES})
+    clock: Callable[[], float] = time.perf_counter
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start = self.clock()
         try:
             yield
         finally:
-            self.add(name, time.perf_counter() - start)
+            self.add(name, self.clock() - start)
 
     def add(self, name: str, seconds: float) -> None:
         ms = seconds * 1000

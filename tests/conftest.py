@@ -1,5 +1,8 @@
+import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -11,10 +14,26 @@ SAMPLE = DATA / "sample.mp4"
 MODEL = ROOT / "models" / "emotion.tflite"
 
 
+def interactive_env() -> dict[str, str]:
+    """This environment without systemd's variables, even when the suite itself runs under systemd."""
+    return {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+
+
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """The real command line in a child process, as a user runs it."""
+    kwargs.setdefault("env", interactive_env())
     return subprocess.run([sys.executable, "-m", "pi_emotion", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, **kwargs)
+
+
+def wait_until(condition, timeout: float = 60, poll: float = 0.02) -> bool:
+    """Whether ``condition()`` became true within ``timeout`` seconds (a generous limit, never a measurement)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        threading.Event().wait(poll)
+    return True
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, *words: str) -> None:

@@ -12,15 +12,18 @@ from pi_emotion.app import build_detector, status
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
 from pi_emotion.pipeline import Pipeline
+from pi_emotion.sources import FrameSource
 from pi_emotion.sources.video import VideoFileSource
 from pi_emotion.stream.hub import FrameHub, StreamOutput
 from pi_emotion.stream.server import StreamServer
 
 
-class StallingSource:
+class StallingSource(FrameSource):
     """A source stand-in: real frames from the sample, then a read that blocks (a wedged camera driver)."""
 
-    live = True
+    live = realtime = True
+    waiting = False
+    corrupt = 0
 
     def __init__(self, frames: int) -> None:
         self.inner = VideoFileSource(SAMPLE)
@@ -28,6 +31,9 @@ class StallingSource:
         self.left = frames
         self.stalled = threading.Event()
         self.released = threading.Event()
+
+    def pace(self) -> None:
+        pass
 
     def read(self):
         if self.left == 0:

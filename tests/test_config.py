@@ -14,7 +14,8 @@ def write(tmp_path, text):
 def test_flags_override_the_file_which_overrides_defaults(tmp_path):
     path = write(tmp_path, 'source = "picamera"\ndetect_width = 256\nfps = 15\nloop = true\n')
     s = config.resolve({"detect_width": 400}, path)
-    assert (s.source, s.detect_width, s.fps, s.loop, s.min_face) == ("picamera", 400, 15.0, True, 24)
+    default_min_face = config.Settings().min_face
+    assert (s.source, s.detect_width, s.fps, s.loop, s.min_face) == ("picamera", 400, 15.0, True, default_min_face)
 
 
 @pytest.mark.parametrize("text, culprit", [

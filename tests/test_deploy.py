@@ -1,12 +1,19 @@
 """Installer, uninstaller and unit file: shellcheck, a run into a staging root, systemd's own verifier."""
 
+import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from pi_emotion import config
 
@@ -33,13 +40,18 @@ def test_install_into_a_staging_root_lays_down_the_files(tmp_path):
     assert unit.read_text() == UNIT.read_text()
     assert conf.read_text() == (DEPLOY / "config.toml").read_text()
     assert oct(conf.stat().st_mode & 0o777) == "0o640"
-    assert oct((tmp_path / "etc/pi-emotion/environment").stat().st_mode & 0o777) == "0o600"
+    env = tmp_path / "etc/pi-emotion/environment"
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "opt/pi-emotion/README.md").exists()
     assert "(skipped in --root" in proc.stdout and "systemctl enable --now" in proc.stdout
+    # a fresh install never streams without a password: a random one, said where, never printed
+    password = re.fullmatch(r"PI_EMOTION_STREAM_PASSWORD=([A-Za-z0-9_-]{24})\n", env.read_text())[1]
+    assert "sudo cat /etc/pi-emotion/environment" in proc.stdout and password not in proc.stdout + proc.stderr
     # a second run keeps a configuration the user changed
     conf.write_text('source = "/dev/video0"\n')
     assert sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv").returncode == 0
     assert conf.read_text() == 'source = "/dev/video0"\n'
+    assert env.read_text() == f"PI_EMOTION_STREAM_PASSWORD={password}\n"  # the password stays too
     # uninstall keeps the configuration unless asked
     assert sh(DEPLOY / "uninstall.sh", "--root", tmp_path).returncode == 0
     assert not unit.exists() and not (tmp_path / "opt/pi-emotion").exists() and conf.exists()
@@ -47,13 +59,79 @@ def test_install_into_a_staging_root_lays_down_the_files(tmp_path):
     assert not (tmp_path / "etc/pi-emotion").exists()
 
 
+def test_a_password_the_user_set_in_the_config_is_kept_and_none_generated(tmp_path):
+    conf = tmp_path / "etc/pi-emotion/config.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text('stream = "0.0.0.0:8000"\nstream_password = "mine"\n')
+    proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "etc/pi-emotion/environment").read_text() == ""
+    assert "keeping the stream password already set" in proc.stdout
+
+
 def test_dry_run_changes_nothing_and_prints_every_action(tmp_path):
     proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert list(tmp_path.iterdir()) == []
-    for action in ("apt-get install", "python3 -m venv --system-site-packages", "pip install",
-                   "config.toml", "pi-emotion.service", "systemctl enable"):
+    for action in ("apt-get install", "python3 -m venv --system-site-packages",
+                   f"pip install --quiet --upgrade --constraint {DEPLOY}/constraints.txt",
+                   "config.toml", "PI_EMOTION_STREAM_PASSWORD=...", "pi-emotion.service", "systemctl enable"):
         assert action in proc.stdout, action
+
+
+@pytest.mark.parametrize(("arch", "words"), [("armhf", "32-bit"), ("riscv64", "not supported")])
+def test_installer_refuses_an_architecture_without_wheels(tmp_path, arch, words):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dpkg").write_text(f"#!/bin/sh\n[ \"$1\" = --print-architecture ] && echo {arch}\n")
+    (fake / "dpkg").chmod(0o755)
+    proc = sh(DEPLOY / "install.sh", "--root", tmp_path / "root", "--dry-run",
+              env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    assert proc.returncode != 0 and words in proc.stderr and "64-bit" in proc.stderr
+    assert "pip install" not in proc.stdout
+
+
+def pins(python_version: str) -> dict[str, str]:
+    """The constraints file's exact versions that apply to this Python version."""
+    found = {}
+    for line in (DEPLOY / "constraints.txt").read_text().splitlines():
+        requirement, _, marker = line.partition("#")[0].partition(";")
+        if requirement.strip() and (not marker or Marker(marker).evaluate({"python_version": python_version})):
+            name, _, version = requirement.partition("==")
+            assert version and canonicalize_name(name) not in found, line
+            found[canonicalize_name(name)] = version.strip()
+    return found
+
+
+def test_constraints_pin_every_dependency_for_bookworm_and_trixie():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {canonicalize_name(Requirement(d).name) for d in project["dependencies"]}
+    bookworm, trixie = pins("3.11"), pins("3.13")
+    assert needed <= set(bookworm) and needed <= set(trixie)
+    assert bookworm["numpy"].startswith("1.") and trixie["numpy"].startswith("2.")  # apt picamera2's NumPy
+    for name, version in {**bookworm, **trixie}.items():
+        for dep in project["dependencies"]:
+            req = Requirement(dep)
+            if canonicalize_name(req.name) == name and name != "numpy":
+                assert req.specifier.contains(version), (name, version)
+
+
+def test_the_appliance_package_does_not_carry_the_training_model(tmp_path):
+    src = tmp_path / "src"  # a clean copy, so the build leaves nothing in the checkout
+    src.mkdir()
+    for item in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / item, src / item)
+    for item in ("pi_emotion", "models"):
+        shutil.copytree(ROOT / item, src / item, ignore=shutil.ignore_patterns("__pycache__"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith("models/emotion.tflite") for n in names)
+    assert any(n.endswith("models/haarcascade_frontalface_alt2.xml") for n in names)
+    assert not any(n.endswith(".keras") for n in names)
 
 
 def test_unknown_option_is_refused():

@@ -1,50 +1,124 @@
+"""Both face detectors on real photographs, picked by name as the configuration does."""
+
 import cv2
+import numpy as np
 import pytest
+from conftest import assert_user_error, run_cli
 
-from pi_emotion import paths
-from pi_emotion.detect import DetectorSettings, FaceDetector, square_box
+from pi_emotion import detectors, paths
+from pi_emotion.config import Settings
+from pi_emotion.detectors import iou, merge
+from pi_emotion.detectors.haar import HaarDetector
+from pi_emotion.detectors.yunet import YuNetDetector
 from pi_emotion.errors import UserError
+from pi_emotion.results import Detection
+
+FACES = {"two_people": 2, "obama-480p": 1, "biden": 1}
 
 
-@pytest.fixture(scope="module")
-def detector() -> FaceDetector:
-    return FaceDetector(DetectorSettings(paths.shipped(paths.CASCADE)))
+@pytest.fixture(scope="module", params=["haar", "yunet"])
+def detector(request) -> detectors.Detector:
+    return detectors.create(Settings(detector=request.param))
 
 
-@pytest.mark.parametrize("name, faces", [("two_people", 2), ("obama-480p", 1), ("biden", 1)])
-def test_finds_the_faces_in_real_photos(detector, photos, name, faces):
+def grey_of(image):
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+@pytest.mark.parametrize("name", FACES)
+def test_finds_the_faces_in_real_photos(detector, photos, name):
     image = photos[name]
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    boxes = detector.detect(grey)
-    assert len(boxes) == faces
-    h, w = grey.shape
-    for x, y, bw, bh in boxes:
-        assert bw == bh and bw >= 40
-        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h
+    found = detector.detect_picture(image, grey_of(image))
+    assert len(found) == FACES[name]
+    h, w = image.shape[:2]
+    for det in found:
+        x, y, bw, bh = det.box
+        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h and min(bw, bh) >= 40
+        assert (det.landmarks is not None) == detector.landmarks
+        if det.landmarks:
+            assert len(det.landmarks) == 5
+            for px, py in det.landmarks:
+                assert x <= px <= x + bw and y <= py <= y + bh
+            (rx, ry), (lx, ly), _, (mrx, mry), (mlx, mly) = det.landmarks
+            assert rx < lx and max(ry, ly) < min(mry, mly)  # a frontal face: eyes apart, above the mouth
 
 
-def test_boxes_from_a_small_grey_image_land_in_full_frame_coordinates(detector, photos):
+def test_yunet_finds_every_face_haar_finds(photos):
+    haar, yunet = (detectors.create(Settings(detector=name)) for name in ("haar", "yunet"))
+    for image in photos.values():
+        grey = grey_of(image)
+        for h in haar.detect_picture(image, grey):
+            assert any(iou(h.box, y.box) > 0.3 for y in yunet.detect_picture(image, grey))
+
+
+def test_video_width_boxes_land_in_full_frame_coordinates(detector, photos):
     image = photos["two_people"]
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    full = sorted(detector.detect(grey))
-    small = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2))
-    scaled = sorted(detector.detect(small, full_size=(grey.shape[1], grey.shape[0])))
-    assert len(scaled) == len(full) == 2
-    for a, b in zip(full, scaled):
-        assert all(abs(p - q) <= 0.15 * a[2] for p, q in zip(a, b))
+    full = sorted(d.box for d in detector.detect(image, grey_of(image), image.shape[1]))
+    small = sorted(d.box for d in detector.detect(image, grey_of(image), 320))
+    assert len(full) == len(small) == 2
+    for a, b in zip(full, small):
+        assert iou(a, b) > 0.6
 
 
-def test_square_box_grows_by_margin_and_stays_inside():
-    assert square_box(100, 100, 50, 40, 0.1, 640, 480) == (95, 90, 60, 60)
-    x, y, w, h = square_box(0, 450, 60, 60, 0.2, 640, 480)
-    assert (x, y + h) == (0, 480) and w == h == 84
-    assert square_box(0, 0, 900, 900, 0.1, 640, 480)[2] == 480
+def test_haar_reads_a_smaller_grey_image_as_a_lores_stream(photos):
+    image = photos["two_people"]
+    haar = detectors.create(Settings(detector="haar"))
+    lores = cv2.resize(grey_of(image), (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    direct = sorted(d.box for d in haar.detect(image, grey_of(image), 563))
+    via_lores = sorted(d.box for d in haar.detect(image, lores, 563))
+    assert len(direct) == len(via_lores) == 2
+    assert all(iou(a, b) > 0.8 for a, b in zip(direct, via_lores))
 
 
-def test_missing_or_bad_cascade_is_a_user_error(tmp_path):
+def test_a_close_up_needs_the_coarse_pass_of_a_still_picture(photos):
+    """A 2204-px portrait: one fixed fine width misses the big face YuNet sees in the coarse pass."""
+    image = photos["biden"]
+    yunet = detectors.create(Settings(detector="yunet"))
+    assert yunet.detect_picture(image, grey_of(image))
+
+
+def test_merge_keeps_the_most_confident_of_overlapping_boxes():
+    a, b, c = Detection((0, 0, 100, 100), 0.7), Detection((5, 5, 100, 100), 0.9), Detection((300, 0, 50, 50), 0.5)
+    assert merge([a, b, c]) == [b, c]
+
+
+def test_yunet_ignores_faces_below_min_face(photos):
+    image = photos["two_people"]
+    assert YuNetDetector(paths.shipped(paths.YUNET), min_face=20).detect(image, grey_of(image), 320)
+    assert not YuNetDetector(paths.shipped(paths.YUNET), min_face=200).detect(image, grey_of(image), 320)
+
+
+def test_missing_or_bad_model_files_are_user_errors(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="not found"):
-        FaceDetector(DetectorSettings(tmp_path / "none.xml"))
+        HaarDetector(tmp_path / "none.xml")
     bad = tmp_path / "bad.xml"
     bad.write_text("<opencv_storage></opencv_storage>")
     with pytest.raises(UserError, match="not a valid"):
-        FaceDetector(DetectorSettings(bad))
+        HaarDetector(bad)
+    with pytest.raises(UserError, match="not found"):
+        YuNetDetector(tmp_path / "none.onnx")
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(paths.shipped(paths.YUNET).read_bytes()[:5000])
+    with pytest.raises(UserError, match="not a valid YuNet"):
+        YuNetDetector(corrupt)
+    monkeypatch.delattr(cv2, "FaceDetectorYN")
+    with pytest.raises(UserError, match="FaceDetectorYN"):
+        YuNetDetector(paths.shipped(paths.YUNET))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--detector", "mtcnn"], ["--detector", "yunet"]),
+    (["--score-threshold", "1.5"], ["--score-threshold", "at most"]),
+    (["--nms-threshold", "0"], ["--nms-threshold", "at least"]),
+    (["--track-hold", "-1"], ["--track-hold"]),
+    (["--min-confidence", "nan"], ["--min-confidence", "finite"]),
+    (["--detector-model", "missing.onnx"], ["missing.onnx", "not found"]),
+])
+def test_bad_detector_options_exit_2_with_one_line(args, words, tmp_path):
+    assert_user_error(run_cli("--source", "tests/data/sample.mp4", *args), *words)
+
+
+def test_a_corrupt_detector_model_on_the_command_line_is_one_line(tmp_path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
+    assert_user_error(run_cli("--source", "tests/data/sample.mp4", "--detector-model", corrupt), "corrupt.onnx")

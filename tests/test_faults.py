@@ -24,19 +24,25 @@ from pi_emotion.outputs.events import EventsWriter
 from pi_emotion.pipeline import Pipeline
 from pi_emotion.results import FrameResult
 from pi_emotion.service import Notifier
+from pi_emotion.sources import FrameSource
 from pi_emotion.sources.reconnect import ReconnectingSource
 from pi_emotion.sources.video import VideoFileSource
 
 
-class FlakyCamera:
+class FlakyCamera(FrameSource):
     """A camera stand-in that delivers real sample frames, then fails (unplugged)."""
 
-    live = True
+    live = realtime = True
+    waiting = False
+    corrupt = 0
     name, fps, size = "flaky", 30.0, (640, 480)
 
     def __init__(self, frames):
         self.inner = VideoFileSource(SAMPLE)
         self.left = frames
+
+    def pace(self):
+        pass
 
     def read(self):
         if self.left == 0:
@@ -62,13 +68,48 @@ class Opener:
         return FlakyCamera(frames=1000)
 
 
-def test_camera_lost_and_back_resumes_with_backoff():
+class SteppingClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_camera_lost_and_back_resumes_with_backoff_and_time_goes_on():
     opener = Opener(failures=3)
-    source = ReconnectingSource(opener, FlakyCamera(frames=5), first_delay=0.001, max_delay=0.004)
-    frames = [source.read() for _ in range(10)]
+    clock = SteppingClock()
+    source = ReconnectingSource(opener, FlakyCamera(frames=5), first_delay=0.001, max_delay=0.004, clock=clock)
+    frames = [source.read() for _ in range(5)]
+    clock.now += 10.0  # the camera is away for ten seconds
+    frames += [source.read() for _ in range(5)]
     source.close()
     assert [f.index for f in frames] == list(range(10))
     assert opener.attempts == 4 and source.reconnects == 1 and not source.waiting
+    # the new camera counts from 0 again; the frames' times carry on from where the old one stopped
+    assert frames[5].t == pytest.approx(10.0) and all(b.t > a.t for a, b in zip(frames, frames[1:]))
+
+
+def test_time_never_goes_backwards_across_a_quick_reconnect():
+    source = ReconnectingSource(Opener(failures=0), FlakyCamera(frames=30), first_delay=0.001,
+                                clock=SteppingClock())  # the clock does not move: the reopen took no time
+    frames = [source.read() for _ in range(40)]
+    source.close()
+    assert frames[30].t == pytest.approx(frames[29].t + 1 / 30)
+    assert all(b.t > a.t for a, b in zip(frames, frames[1:]))
+
+
+def test_a_camera_not_there_at_start_is_waited_for():
+    opener = Opener(failures=2)
+    source = ReconnectingSource(opener, None, name="/dev/video0", fps=15.0, size=(320, 240), first_delay=0.001,
+                                max_delay=0.002)
+    assert source.waiting and (source.name, source.fps, source.size) == ("/dev/video0", 15.0, (320, 240))
+    frame = source.read()
+    assert frame.index == 0 and opener.attempts == 3 and not source.waiting and source.reconnects == 0
+    assert (source.name, source.size) == ("flaky", (640, 480))  # what the camera turned out to be
+    source.close()
 
 
 def test_while_waiting_for_the_camera_the_watchdog_is_fed_and_status_says_so(tmp_path, monkeypatch):
@@ -167,11 +208,11 @@ class FailsOnce(EmotionClassifier):
         super().__init__(*args, **kwargs)
         self.calls = 0
 
-    def classify(self, image, boxes):
+    def classify(self, image, faces, margin=0.1):
         self.calls += 1
         if self.calls == 10:
             raise RuntimeError("tensor arena exhausted")
-        return super().classify(image, boxes)
+        return super().classify(image, faces, margin)
 
 
 def test_inference_raising_for_one_frame_does_not_end_the_run():
@@ -281,12 +322,15 @@ def test_any_bytes_sent_to_the_server_get_an_answer_or_a_hang_up(shared_applianc
     assert get(port, "/healthz")[1].status == 200
 
 
-def test_soak_reports_samples_and_stays_flat():
-    proc = run_cli("bench", "--soak", "--frames", "300", "--json", timeout=300)
+def test_a_short_soak_with_camera_drops_and_client_churn_stays_flat():
+    proc = run_cli("bench", "--soak", "300", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert proc.returncode == 0 and report["flat"] is True, report
-    assert len(report["samples"]) == 10 and report["clients_served"] > 0
-    assert {"frame", "rss_mb", "fds", "threads"} <= set(report["samples"][0])
+    assert report["flat"] is True and report["frames"] == 300
+    assert len(report["samples"]) == 20 and report["clients_served"] > 0
+    assert report["camera_drops"] >= 3 and report["events_rotations"] >= 1
+    assert {"frame", "s", "rss_mb", "fds", "threads"} <= set(report["samples"][0])
+    assert set(report["growth_per_hour"]) == {"rss_mb", "fds", "threads"}
 
 
 @pytest.fixture

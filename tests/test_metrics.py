@@ -60,7 +60,7 @@ def test_metrics_route_is_parseable_complete_and_behind_the_password():
     camera = {s.labels["state"]: s.value for s in families["pi_emotion_camera_state"].samples}
     assert camera == {"running": 1, "waiting": 0}
     info = next(s for s in families["pi_emotion_build_info"].samples)
-    assert info.labels["model"] == "emotion.tflite" and info.labels["detector"] == "haar"
+    assert info.labels["model"] == "emotion.tflite" and info.labels["detector"] == Settings().detector
     histogram = families["pi_emotion_stage_seconds"]
     assert histogram.type == "histogram"
     counts = {s.labels["stage"]: s.value for s in histogram.samples if s.name.endswith("_count")}

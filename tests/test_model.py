@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from conftest import DATA, MODEL, assert_user_error, run_cli
 
-from pi_emotion import paths
+from pi_emotion import detectors
 from pi_emotion.classify import EmotionClassifier
-from pi_emotion.detect import DetectorSettings, FaceDetector
+from pi_emotion.config import Settings
+from pi_emotion.results import Detection
 
 FER_SAMPLE = DATA / "fer2013-sample.csv.gz"
 LEGACY = DATA / "fer2013_mini_XCEPTION.102-0.66.hdf5"
@@ -50,21 +51,22 @@ def test_evaluate_json_schema(tmp_path):
     assert png is not None and png.shape[0] > 300
 
 
-def test_shipped_model_sees_the_smile(photos):
-    detector = FaceDetector(DetectorSettings(paths.shipped(paths.CASCADE)))
+@pytest.mark.parametrize("name", ["haar", "yunet"])
+def test_shipped_model_sees_the_smile(photos, name):
+    detector = detectors.create(Settings(detector=name))
     classifier = EmotionClassifier(MODEL)
-    grey = cv2.cvtColor(photos["obama-480p"], cv2.COLOR_BGR2GRAY)
-    boxes = detector.detect(grey)
-    probs = classifier.classify(grey, boxes)
+    image = photos["obama-480p"]
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    probs = classifier.classify(grey, detector.detect_picture(image, grey))
     assert classifier.labels[int(probs[0].argmax())] == "happy"
 
 
 def test_batch_and_single_inference_agree(photos):
     classifier = EmotionClassifier(MODEL)
     grey = cv2.cvtColor(photos["two_people"], cv2.COLOR_BGR2GRAY)
-    boxes = [(236, 27, 177, 177), (785, 60, 178, 178)]
-    batch = classifier.classify(grey, boxes)
-    single = np.concatenate([classifier.classify(grey, [b]) for b in boxes])
+    faces = [Detection((236, 27, 177, 177)), Detection((785, 60, 178, 178))]
+    batch = classifier.classify(grey, faces)
+    single = np.concatenate([classifier.classify(grey, [f]) for f in faces])
     assert np.allclose(batch, single, atol=1e-6)
     assert np.allclose(batch.sum(1), 1.0)
 
@@ -110,7 +112,8 @@ def test_third_party_legacy_keras2_model_converts_and_runs(tmp_path, photos):
     report = evaluate_json("--model", out)
     assert report["accuracy"] > 0.55  # its authors report about 66% on the held-out FER2013 rows
     proc = run_cli("--source", DATA / "sample.mp4", "--model", out, "--max-frames", "30")
-    assert proc.returncode == 0, proc.stderr and "frames      30" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "frames      30" in proc.stdout
 
 
 @needs_tf

@@ -6,6 +6,7 @@ import pytest
 from broker import ApplianceProcess, Broker, Subscriber, free_port, needs_mosquitto, payload
 from conftest import assert_user_error, run_cli
 
+from pi_emotion.config import Settings
 from pi_emotion.modelmeta import FER2013_LABELS
 
 pytestmark = needs_mosquitto
@@ -59,7 +60,7 @@ def test_discovery_state_events_and_availability(broker, appliances):
     assert state["dominant_emotion"] in FER2013_LABELS
     assert list(state["shares"])[:len(FER2013_LABELS)] == list(FER2013_LABELS)
     assert abs(sum(state["shares"].values()) - 100) < 1
-    assert state["model"] == "emotion.tflite" and state["detector"] == "haar"
+    assert state["model"] == "emotion.tflite" and state["detector"] == Settings().detector
     event = payload(sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/events")[0])
     assert event["type"] == "appear" and isinstance(event["track"], int) and event["ts"].endswith("Z")
     assert set(event) <= {"type", "track", "t", "ts", "emotion", "score", "previous", "duration_s"}  # no images

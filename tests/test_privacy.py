@@ -19,9 +19,8 @@ from pi_emotion.annotate import annotate
 from pi_emotion.app import build_detector
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.detect import Box
 from pi_emotion.pipeline import Pipeline
-from pi_emotion.results import Face, FrameResult
+from pi_emotion.results import Box, Face, FrameResult
 from pi_emotion.sources.video import VideoFileSource
 from pi_emotion.stream.hub import FrameHub, StreamOutput
 from pi_emotion.stream.server import StreamServer
@@ -108,11 +107,13 @@ def snapshot_of(path, blur: bool) -> tuple[np.ndarray, dict]:
     classifier = EmotionClassifier(MODEL)
     pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(hub)], blur_faces=blur)
     server = StreamServer(hub, ("127.0.0.1", 0), "s3cret")
-    stop = threading.Event()
+    stop, first = threading.Event(), threading.Event()
+    pipeline.hooks.append(lambda result, stats: first.set())
     thread = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
     server.start()
     thread.start()
     try:
+        assert first.wait(60)
         auth = {"Authorization": "Basic " + base64.b64encode(b"u:s3cret").decode()}
         conn = http.client.HTTPConnection("127.0.0.1", server.address[1], timeout=30)
         conn.request("GET", "/snapshot.jpg", headers=auth)

@@ -1,4 +1,4 @@
-"""Capture-thread ordering and dropping, tracking and smoothing, and the bench's JSON schema."""
+"""Capture-thread ordering and dropping, ids and smoothing on the sample, and the bench's JSON schema."""
 
 import json
 import threading
@@ -8,19 +8,25 @@ import pytest
 from conftest import SAMPLE, run_cli
 
 from pi_emotion.capture import ThreadedCapture
-from pi_emotion.sources import Frame
+from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.sources.video import VideoFileSource
-from pi_emotion.track import Tracker, iou
 
 
-class Scripted:
+class Scripted(FrameSource):
     """A source stand-in whose reads the test releases one at a time, like a camera's frame clock."""
 
+    waiting = False
+    corrupt = 0
+
     def __init__(self, n, live):
-        self.live, self.fps, self.size, self.name = live, 30.0, (8, 8), "scripted"
+        self.live = self.realtime = live
+        self.fps, self.size, self.name = 30.0, (8, 8), "scripted"
         self.n = n
         self.tick = threading.Semaphore(0)
         self.delivered = 0
+
+    def pace(self):
+        pass
 
     def read(self):
         self.tick.acquire()
@@ -66,20 +72,6 @@ def test_file_capture_hands_on_every_frame_in_order():
     assert indices == list(range(180)) and capture.dropped == 0
 
 
-def test_tracker_keeps_ids_for_moving_boxes_and_forgets_lost_ones():
-    tracker = Tracker(window=3, max_missed=2)
-    a, b = tracker.match([(100, 100, 50, 50), (300, 100, 50, 50)])
-    assert (a.id, b.id) == (1, 2)
-    b2, a2 = tracker.match([(306, 102, 50, 50), (104, 101, 50, 50)])  # moved a little, other order
-    assert (a2.id, b2.id) == (1, 2)
-    for _ in range(3):
-        (only,) = tracker.match([(110, 100, 50, 50)])
-    assert only.id == 1 and [t.id for t in tracker.tracks] == [1]
-    (new,) = tracker.match([(300, 100, 50, 50)])
-    assert new.id == 3
-    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
-
-
 def test_sample_pan_keeps_track_ids_and_smoothing_removes_single_frame_flips(tmp_path):
     events_path = tmp_path / "e.jsonl"
     proc = run_cli("--source", SAMPLE, "--events", events_path, "--max-frames", "60")
@@ -116,7 +108,7 @@ def test_stream_client_cost_bench_encodes_nothing_without_viewers():
 
 @pytest.mark.parametrize("tta", [True, False])
 def test_benchmarks_classify_as_the_appliance_is_configured(tta):
-    from pi_emotion.bench import served_pipeline
+    from pi_emotion.bench.pipeline import served_pipeline
     from pi_emotion.config import Settings
 
     with served_pipeline(Settings(source=str(SAMPLE), tta=tta), frames=1) as (pipeline, _hub, _port):

@@ -68,9 +68,12 @@ def test_report_of_rotated_files_and_two_appliances(sample_events, tmp_path):
     assert combined is not None and combined.shape[1] == 1000 and combined.shape[0] > 800
 
 
-def test_report_of_real_events_without_wall_clock_and_of_summaries(sample_events, tmp_path):
-    out = tmp_path / "report.html"
-    proc = run_cli("report", sample_events / "run.jsonl", sample_events / "summary.jsonl", "-o", out)
+def test_report_of_events_without_wall_clock_and_of_summaries(sample_events, tmp_path):
+    out, older = tmp_path / "report.html", tmp_path / "run.jsonl"
+    lines = [json.loads(line) for line in (sample_events / "run.jsonl").read_text().splitlines()]
+    assert all("ts" in line for line in lines)
+    older.write_text("".join(json.dumps({k: v for k, v in line.items() if k != "ts"}) + "\n" for line in lines))
+    proc = run_cli("report", older, sample_events / "summary.jsonl", "-o", out)
     assert proc.returncode == 0, proc.stderr
     page = out.read_text()
     assert_self_contained(page)

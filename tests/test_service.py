@@ -1,84 +1,83 @@
-"""The service protocol for real: our own NOTIFY_SOCKET, the real CLI, real signals."""
+"""The service protocol: its schedule on an injected clock, then for real over our own NOTIFY_SOCKET."""
 
-import contextlib
+import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 
-import cv2
 import pytest
-from conftest import MODEL, ROOT, SAMPLE
+from conftest import MODEL, ROOT, SAMPLE, interactive_env, wait_until
 from streaming import StallingSource
 
 from pi_emotion.app import build_detector
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
 from pi_emotion.pipeline import Pipeline
-from pi_emotion.service import Notifier
+from pi_emotion.results import FrameResult
+from pi_emotion.service import STATUS_EVERY, Notifier
+from pi_emotion.stats import RunStats
+
+
+class ManualClock:
+    def __init__(self):
+        self.now = 50.0
+
+    def __call__(self):
+        return self.now
 
 
 @pytest.fixture
-def notify_socket(tmp_path):
-    path = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.settimeout(30)
-    yield sock, path
-    sock.close()
+def under_systemd(monkeypatch):
+    """The environment systemd gives a Type=notify service with WatchdogSec=2 (pings due every second)."""
+    monkeypatch.setenv("NOTIFY_SOCKET", "/run/nonexistent/notify")
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
 
 
-def receive(sock, until, limit=500):
-    """Datagrams with their arrival times, until ``until(messages)`` is true."""
-    messages = []
-    while not until(messages) and len(messages) < limit:
-        messages.append((time.monotonic(), sock.recv(4096).decode()))
-    return messages
+def test_watchdog_schedule_on_an_injected_clock(under_systemd):
+    clock, sent = ManualClock(), []
+    notifier = Notifier(clock=clock, notify=lambda m: sent.append((clock.now, m)) or True)
+    assert notifier.watchdog_interval == 1.0
+    stats = RunStats()
+    for _ in range(300):  # ten seconds of frames at 30 fps
+        notifier.on_frame(FrameResult(0, 0.0), stats)
+        clock.now += 1 / 30
+    assert sent[0][1].startswith("READY=1\nSTATUS=running")
+    pings = [t for t, m in sent if m == "WATCHDOG=1"]
+    gaps = [b - a for a, b in zip([sent[0][0]] + pings, pings)]
+    assert len(pings) == 9 and all(1.0 <= g < 1.0 + 1 / 30 + 1e-9 for g in gaps)  # half the limit, never late
+    statuses = [t for t, m in sent if m.startswith("STATUS=running")]
+    assert len(statuses) == 4 and all(b - a >= STATUS_EVERY for a, b in zip(statuses, statuses[1:]))
 
 
-def test_ready_watchdog_status_and_stopping_over_the_real_protocol(notify_socket, tmp_path):
-    sock, path = notify_socket
-    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"}
-    env.pop("WATCHDOG_PID", None)
-    events, video = tmp_path / "events.jsonl", tmp_path / "out.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "pi_emotion", "--source", SAMPLE, "--loop", "--realtime",
-                             "--events", events, "--output", video], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        pings = lambda ms: sum(m == "WATCHDOG=1" for _, m in ms)  # noqa: E731
-        messages = receive(sock, lambda ms: pings(ms) >= 4)
-        proc.send_signal(signal.SIGTERM)
-        messages += receive(sock, lambda ms: any("STOPPING=1" in m for _, m in ms))
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    texts = [m for _, m in messages]
-    assert texts[0].startswith("READY=1")
-    status = [m for m in texts if m.startswith("STATUS=running:")]
-    assert status and "fps" in status[-1] and "faces in view" in status[-1]
-    times = [t for t, m in messages if m == "WATCHDOG=1"]
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert all(0.45 <= g <= 1.0 for g in gaps), gaps  # half of WATCHDOG_USEC, never past the limit
-    assert any("STOPPING=1" in m for m in texts)
-    assert proc.returncode == 0, err
-    lines = events.read_bytes().split(b"\n")
-    assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])
-    cap = cv2.VideoCapture(str(video))
-    frames = 0
-    while cap.read()[0]:
-        frames += 1
-    assert frames == len(lines) - 1 > 0
+def test_waiting_for_the_camera_is_ready_fed_and_said(under_systemd):
+    clock, sent = ManualClock(), []
+    notifier = Notifier(clock=clock, notify=lambda m: sent.append(m) or True)
+    for _ in range(10):  # the loop's idle turns, half a second apart, with no camera yet
+        notifier.waiting("waiting for camera")
+        clock.now += 0.5
+    notifier.on_frame(FrameResult(0, 0.0), RunStats())  # the camera came
+    assert sent[0].startswith("READY=1\nSTATUS=waiting for camera")
+    assert sum(m.startswith("READY=1") for m in sent) == 1
+    assert sent.count("WATCHDOG=1") == 5  # each second: four while waiting, one with the first frame
+    assert sent[-1].startswith("STATUS=running")  # said at once, not at the next status period
 
 
 def test_outside_systemd_nothing_is_sent(monkeypatch):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    notifier = Notifier()
+    sent = []
+    notifier = Notifier(notify=sent.append)
     assert not notifier.active
-    notifier.stopping()  # must not raise
+    notifier.waiting("waiting for camera")
+    notifier.on_frame(FrameResult(0, 0.0), RunStats())
+    notifier.stopping()
+    assert sent == []
 
 
 def test_watchdog_interval_respects_watchdog_pid(monkeypatch):
@@ -90,30 +89,126 @@ def test_watchdog_interval_respects_watchdog_pid(monkeypatch):
     assert Notifier().watchdog_interval is None
 
 
-def test_a_hung_frame_loop_stops_the_watchdog_pings(notify_socket, monkeypatch):
-    sock, path = notify_socket
-    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms while frames flow
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+def test_a_hung_frame_loop_sends_no_more_pings(under_systemd):
+    clock, sent = ManualClock(), []
     source = StallingSource(frames=20)
     pipeline = Pipeline(source, build_detector(Settings()), EmotionClassifier(MODEL), [])
-    notifier = Notifier()
-    pipeline.hooks.append(notifier.on_frame)
+    notifier = Notifier(clock=clock, notify=lambda m: sent.append(m) or True)
+
+    def on_frame(result, stats):
+        clock.now += 2.0  # every frame is a ping's worth later
+        notifier.on_frame(result, stats)
+
+    pipeline.hooks.append(on_frame)
     stop = threading.Event()
     thread = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)
     thread.start()
-    assert source.stalled.wait(30)
-    sock.settimeout(0.5)
-    drained = 0
-    with contextlib.suppress(TimeoutError):  # what was sent before the hang; ends at the first 0.5 s of silence
-        while drained < 200:
-            sock.recv(4096)
-            drained += 1
-    assert drained < 200, "pings kept coming after the source hung"
-    sock.settimeout(1.0)  # 20 watchdog periods of silence
-    with pytest.raises(TimeoutError):
-        sock.recv(4096)
-    stop.set()
-    source.close()
-    thread.join(10)
-    assert pipeline.stats.frames <= 20
+    try:
+        assert source.stalled.wait(30)
+        # the loop goes round three more times finding no frame (it waits 0.5 s for one each time)
+        assert wait_until(lambda: pipeline.stats.stages.count["capture"] >= pipeline.stats.frames + 3)
+        frames = pipeline.stats.frames
+        assert 1 <= frames <= 20
+        assert sent.count("WATCHDOG=1") == frames - 1  # one per frame after READY; none while hung
+    finally:
+        stop.set()
+        source.close()
+        thread.join(10)
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(60)
+    yield sock, path
+    sock.close()
+
+
+def receive(sock, messages, until, limit=2000):
+    """Datagrams appended to ``messages`` until ``until(messages)`` is true."""
+    while not until(messages):
+        assert len(messages) < limit, messages[-5:]
+        messages.append(sock.recv(4096).decode())
+    return messages
+
+
+def service(args, notify_path, **env):
+    return subprocess.Popen([sys.executable, "-m", "pi_emotion", *map(str, args)], cwd=ROOT, text=True,
+                            env={**interactive_env(), "NOTIFY_SOCKET": str(notify_path), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_ready_watchdog_status_and_stopping_over_the_real_protocol(notify_socket, tmp_path):
+    sock, path = notify_socket
+    events = tmp_path / "events.jsonl"
+    proc = service(["--source", SAMPLE, "--loop", "--realtime", "--events", events], path, WATCHDOG_USEC="400000")
+    try:
+        messages = receive(sock, [], lambda ms: ms.count("WATCHDOG=1") >= 2)
+        proc.send_signal(signal.SIGTERM)
+        receive(sock, messages, lambda ms: any("STOPPING=1" in m for m in ms))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert messages[0].startswith("READY=1\nSTATUS=running")
+    assert any("STATUS=running:" in m and "fps" in m and "faces in view" in m for m in messages)
+    assert proc.returncode == 0, err
+    lines = events.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) > 1 and all("ts" in json.loads(line) for line in lines[:-1])
+
+
+def healthz(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/healthz")
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read())
+
+
+def stream_port(proc) -> int:
+    """The port the service logged its browser view on."""
+    for line in proc.stderr:
+        if match := re.search(r"browser view at http://127\.0\.0\.1:(\d+)/", line):
+            return int(match[1])
+    raise AssertionError(f"the service ended without a browser view: {proc.wait()}")
+
+
+def test_under_systemd_the_service_starts_without_its_source_and_takes_it_when_it_comes(notify_socket, tmp_path):
+    sock, path = notify_socket
+    later, events = tmp_path / "later.mp4", tmp_path / "events.jsonl"
+    proc = service(["--source", later, "--realtime", "--stream", "127.0.0.1:0", "--events", events], path,
+                   WATCHDOG_USEC="200000")
+    try:
+        port = stream_port(proc)
+        messages = receive(sock, [], lambda ms: ms.count("WATCHDOG=1") >= 2)
+        assert messages[0].startswith("READY=1\nSTATUS=waiting for camera")  # up: READY without a source
+        status, body = healthz(port)
+        assert status == 503 and body["state"] == "waiting for camera"
+        shutil.copy(SAMPLE, tmp_path / "copying.mp4")
+        os.replace(tmp_path / "copying.mp4", later)  # the source appears
+        receive(sock, messages, lambda ms: any(m.startswith("STATUS=running") for m in ms))
+        assert healthz(port)[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert len(events.read_text().splitlines()) >= 1
+
+
+def test_with_wait_for_source_an_interactive_run_waits_too(tmp_path):
+    later, events = tmp_path / "later.mp4", tmp_path / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "pi_emotion", "--source", str(later), "--wait-for-source",
+                             "--events", str(events)], cwd=ROOT, env=interactive_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in proc.stderr:
+            if "waiting for it" in line:
+                break
+        shutil.copy(SAMPLE, tmp_path / "copying.mp4")
+        os.replace(tmp_path / "copying.mp4", later)
+        out, err = proc.communicate(timeout=120)  # the file plays to its end
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert len(events.read_text().splitlines()) == 180 and "frames      180" in out

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from conftest import SAMPLE
 
+from pi_emotion.capture import ThreadedCapture
 from pi_emotion.errors import UserError
 from pi_emotion.sources import SourceSettings, open_source
 from pi_emotion.sources.camera import CameraSource
 from pi_emotion.sources.video import VideoFileSource
+from pi_emotion.stats import StageTimes
 
 
 def read_all(source, limit=10_000):
@@ -51,17 +53,35 @@ class FakeClock:
         self.now += seconds
 
 
+def paced_read(source):
+    source.pace()
+    return source.read()
+
+
 def test_realtime_waits_when_ahead_and_skips_frames_when_behind():
     clock = FakeClock()
     source = VideoFileSource(SAMPLE, realtime=True, clock=clock, sleep=clock.sleep)
-    first, second = source.read(), source.read()
+    first, second = paced_read(source), paced_read(source)
     assert (first.index, second.index) == (0, 1)
     assert clock.now == pytest.approx(100.0 + 1 / 30)  # waited for frame 1's time
     clock.now += 0.5  # the caller was busy for 15 frame periods
-    late = source.read()
+    late = paced_read(source)
     assert late.t == pytest.approx(second.t + 0.5 + 1 / 30, abs=1 / 30 + 1e-6)
     assert source.skipped >= 14
     source.close()
+
+
+def test_the_pacing_wait_of_a_realtime_file_is_not_counted_as_decoding():
+    clock = FakeClock()  # the source's pacing and the stage timer share it; only the pacing moves it
+    source = VideoFileSource(SAMPLE, realtime=True, clock=clock, sleep=clock.sleep)
+    timer = StageTimes(clock=clock)
+    capture = ThreadedCapture(source, newest_only=False, timer=timer)
+    frames = [capture.read(timeout=10) for _ in range(10)]
+    capture.close()
+    source.close()
+    assert [f.index for f in frames] == list(range(10))
+    assert clock.now >= 100.0 + 9 / 30  # the pacing waited for each frame's time
+    assert timer.count["decode"] >= 10 and max(timer.recent["decode"]) == 0.0
 
 
 def test_not_a_video_and_missing_file_are_user_errors(tmp_path):
@@ -123,44 +143,74 @@ def test_v4l2_camera_that_does_not_open_is_a_user_error():
 
 
 class StandInPicamera2:
-    """The parts of picamera2.Picamera2 the adapter uses, recording the configuration it receives."""
+    """The parts of picamera2.Picamera2 the adapter uses, behaving as the real library does.
+
+    ``configure`` adjusts the sizes asked for the way libcamera may (here: widths to a multiple
+    of 64 for main, 128 for YUV420 lores, heights even) and records them in ``camera_config``;
+    ``capture_arrays(..., wait=s)`` raises ``TimeoutError`` when no frame comes in ``s`` seconds
+    (a stalled camera), and a capture job left waiting stays queued until
+    ``cancel_all_and_flush``; frames carry ``SensorTimestamp`` (ns) in their metadata.
+    """
 
     instances: list = []
     fail_start = False
+    frames = 2  # frames delivered before the camera goes away
+    stall = False  # instead of going away, the camera stops delivering: captures time out
 
     def __init__(self):
-        self.config = None
+        self.camera_config = None
         self.started = self.closed = False
         self.captures = 0
+        self.pending_jobs = 0
+        self.calls: list[str] = []
         StandInPicamera2.instances.append(self)
 
     def create_video_configuration(self, main, lores, controls, buffer_count):
-        return {"main": main, "lores": lores, "controls": controls, "buffer_count": buffer_count}
+        return {"main": dict(main), "lores": dict(lores), "controls": controls, "buffer_count": buffer_count}
 
     def configure(self, config):
-        self.config = config
+        self.asked = {name: config[name]["size"] for name in ("main", "lores")}
+        for name, align in (("main", 64), ("lores", 128)):
+            w, h = config[name]["size"]
+            config[name]["size"] = (w - w % align, h - h % 2)
+            config[name]["stride"] = config[name]["size"][0] + 64  # rows padded beyond the width
+        self.camera_config = config
 
     def start(self):
         if self.fail_start:
             raise RuntimeError("Camera __init__ sequence did not complete.")
         self.started = True
 
-    def capture_arrays(self, names):
+    def capture_arrays(self, names, wait=None):
         assert names == ["main", "lores"]
-        self.captures += 1
-        if self.captures > 2:
+        self.calls.append("capture")
+        if self.captures >= self.frames:
+            if self.stall:
+                assert wait is not None, "a capture without a timeout would hang for ever"
+                self.pending_jobs += 1  # the real library leaves the job queued
+                raise TimeoutError
             raise RuntimeError("camera went away")
-        w, h = self.config["main"]["size"]
-        lw, lh = self.config["lores"]["size"]
+        self.captures += 1
+        w, h = self.camera_config["main"]["size"]
+        lw, lh = self.camera_config["lores"]["size"]
         main = np.zeros((h, w, 3), np.uint8)
-        yuv = np.zeros((lh * 3 // 2, lw + 64), np.uint8)  # the stride may be padded beyond the width
+        yuv = np.zeros((lh * 3 // 2, self.camera_config["lores"]["stride"]), np.uint8)
         yuv[:lh, :lw] = 200
-        return [main, yuv], {"SensorTimestamp": self.captures}
+        # 40 ms apart by the sensor's clock, whatever the host's clock says
+        return [main, yuv], {"SensorTimestamp": 5_000_000_000 + self.captures * 40_000_000}
+
+    def cancel_all_and_flush(self):
+        self.calls.append("cancel_all_and_flush")
+        self.pending_jobs = 0
 
     def stop(self):
+        self.calls.append("stop")
+        if self.pending_jobs:
+            raise AssertionError("stop() behind a queued capture job waits for ever")
         self.started = False
 
     def close(self):
+        self.calls.append("close")
         self.closed = True
 
 
@@ -168,8 +218,7 @@ class StandInPicamera2:
 def fake_picamera2(monkeypatch):
     module = types.ModuleType("picamera2")
     module.Picamera2 = StandInPicamera2
-    StandInPicamera2.instances = []
-    StandInPicamera2.fail_start = False
+    monkeypatch.setattr(StandInPicamera2, "instances", [])
     monkeypatch.setitem(sys.modules, "picamera2", module)
     return StandInPicamera2
 
@@ -177,21 +226,58 @@ def fake_picamera2(monkeypatch):
 def test_picamera_configures_main_and_lores_and_hands_on_the_y_plane(fake_picamera2):
     source = open_source(SourceSettings("picamera", 640, 480, 30))
     cam = fake_picamera2.instances[0]
-    assert cam.config["main"] == {"size": (640, 480), "format": "RGB888"}
-    assert cam.config["lores"] == {"size": (320, 240), "format": "YUV420"}
-    assert cam.config["controls"] == {"FrameRate": 30}
+    assert cam.camera_config["main"]["format"] == "RGB888" and cam.camera_config["lores"]["format"] == "YUV420"
+    assert cam.asked == {"main": (640, 480), "lores": (320, 240)}
+    assert cam.camera_config["controls"] == {"FrameRate": 30}
     frame = source.read()
     assert frame.image.shape == (480, 640, 3)
-    assert frame.grey.shape == (240, 320) and int(frame.grey.min()) == 200  # Y plane only, padding cut
+    assert frame.grey.shape == (240, 256) and int(frame.grey.min()) == 200  # Y plane only, padding cut
     assert source.read() is not None and source.read() is None  # a failing capture ends the stream
     source.close()
     assert cam.closed
 
 
+def test_picamera_uses_the_sizes_the_library_adjusted_to(fake_picamera2):
+    source = open_source(SourceSettings("picamera", 1000, 562, 30, detect_width=300))
+    cam = fake_picamera2.instances[0]
+    assert cam.asked == {"main": (1000, 562), "lores": (300, 168)}  # lores follows detect_width
+    assert source.size == (960, 562)  # what the camera really delivers
+    frame = source.read()
+    assert frame.image.shape == (562, 960, 3) and frame.grey.shape == (168, 256)
+    assert int(frame.grey.min()) == 200
+    source.close()
+
+
+def test_picamera_lores_follows_detect_width(fake_picamera2):
+    open_source(SourceSettings("picamera", 1280, 720, 30, detect_width=640)).close()
+    assert fake_picamera2.instances[0].asked["lores"] == (640, 360)
+
+
+def test_picamera_times_frames_by_the_sensor_clock(fake_picamera2):
+    source = open_source(SourceSettings("picamera"))
+    first, second = source.read(), source.read()
+    source.close()
+    assert (first.t, second.t) == (0.0, pytest.approx(0.040))
+
+
+def test_a_stalled_picamera_times_out_and_is_reopened_not_hung(fake_picamera2, monkeypatch):
+    monkeypatch.setattr(fake_picamera2, "stall", True)
+    monkeypatch.setattr(fake_picamera2, "frames", 3)
+    source = open_source(SourceSettings("picamera"), reconnect=True)
+    source.first_delay = 0.001
+    frames = [source.read() for _ in range(5)]  # the 4th read meets the stall: reopen, go on
+    source.close()
+    stalled, reopened = fake_picamera2.instances[:2]
+    assert [f.index for f in frames] == list(range(5)) and source.reconnects == 1
+    assert stalled.calls[-3:] == ["cancel_all_and_flush", "stop", "close"]
+    assert all(b.t > a.t for a, b in zip(frames, frames[1:]))  # time goes on across the reopen
+
+
 def test_picamera_that_fails_to_start_or_is_missing_is_a_user_error(fake_picamera2, monkeypatch):
-    fake_picamera2.fail_start = True
+    monkeypatch.setattr(fake_picamera2, "fail_start", True)
     with pytest.raises(UserError, match="could not be started"):
         open_source(SourceSettings("picamera"))
+    assert fake_picamera2.instances[0].closed
     monkeypatch.setitem(sys.modules, "picamera2", None)
     with pytest.raises(UserError, match="python3-picamera2"):
         open_source(SourceSettings("picamera"))

@@ -22,7 +22,7 @@ from pi_emotion.face_events import FaceEvents
 from pi_emotion.mqtt.connection import MqttConnection
 from pi_emotion.mqtt.discovery import discovery_messages
 from pi_emotion.mqtt.settings import MqttSettings
-from pi_emotion.results import FrameResult, utc_timestamp
+from pi_emotion.results import FrameResult, iso_utc
 
 log = logging.getLogger(__name__)
 QUEUE = 1000  # results waiting for this output's thread; more are dropped (and counted), never waited for
@@ -95,7 +95,7 @@ class MqttOutput:
             return
         self._shares.add(result)
         for event in self._faces.update(result):
-            self.connection.publish(self.ms.events, _compact({**event.to_json(), "ts": utc_timestamp(self._wall())}))
+            self.connection.publish(self.ms.events, _compact({**event.to_json(), "ts": iso_utc(result.wall)}))
         if at - self._last_state_at >= STATE_EVERY:
             self._last_state_at = at
             self._publish_state(self._live_state(result))
@@ -104,15 +104,15 @@ class MqttOutput:
         span = self._arrivals[-1] - self._arrivals[0] if len(self._arrivals) > 1 else 0.0
         return round((len(self._arrivals) - 1) / span, 1) if span > 0 else 0.0
 
-    def _common(self) -> dict:
-        return {"fps": self._fps(), "frames": self._frames, **self.info, "ts": utc_timestamp(self._wall())}
+    def _common(self, wall: float) -> dict:
+        return {"fps": self._fps(), "frames": self._frames, **self.info, "ts": iso_utc(wall)}
 
     def _live_state(self, result: FrameResult) -> dict:
         shown: Counter = self._faces.shown()
         present = sum(shown.values())
         return {"mode": "live", "faces_in_view": present, "someone_in_view": present > 0,
                 "dominant_emotion": dominant(shown, self.labels), "shares": self._shares.shares(),
-                "share_window_s": SHARE_WINDOW, "t": round(result.t, 3), **self._common()}
+                "share_window_s": SHARE_WINDOW, "t": round(result.t, 3), **self._common(result.wall)}
 
     def _aggregate_state(self, agg: Aggregate) -> dict:
         summary = agg.to_json()
@@ -124,7 +124,7 @@ class MqttOutput:
                 "max_faces_in_view": None if hidden else agg.max_in_view,
                 "someone_in_view": None if hidden else agg.faces > 0,
                 "dominant_emotion": None if hidden else summary["dominant_emotion"],
-                "shares": None if hidden else summary["shares"], **self._common()}
+                "shares": None if hidden else summary["shares"], **self._common(self._wall())}
 
     def _publish_state(self, state: dict) -> None:
         self._state = _compact(state)

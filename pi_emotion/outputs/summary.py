@@ -13,7 +13,7 @@ import numpy as np
 
 from pi_emotion.aggregate import Aggregate, IntervalAggregator
 from pi_emotion.outputs.events import EventsWriter
-from pi_emotion.results import FrameResult, utc_timestamp
+from pi_emotion.results import FrameResult, iso_utc
 
 
 class SummaryWriter:
@@ -31,7 +31,7 @@ class SummaryWriter:
 
     def _write(self, aggregate: Aggregate) -> None:
         self.lines.write_json({**aggregate.to_json(), "interval_s": self.aggregator.interval,
-                               "ts": utc_timestamp(self._wall())})
+                               "ts": iso_utc(self._wall())})
 
     def close(self) -> None:
         try:

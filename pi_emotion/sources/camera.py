@@ -9,17 +9,20 @@ from typing import Any
 import cv2
 
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame
+from pi_emotion.sources import Frame, FrameSource
 
 
 def _v4l2_capture(device: int | str) -> Any:
     return cv2.VideoCapture(device, cv2.CAP_V4L2)
 
 
-class CameraSource:
+class CameraSource(FrameSource):
     """Asks for MJPG at the wanted size and rate (cheap USB bandwidth); takes what the camera gives."""
 
     live = True
+    realtime = True
+    waiting = False
+    corrupt = 0
 
     def __init__(self, device: int | str, width: int, height: int, fps: float,
                  capture_factory: Callable[[int | str], Any] = _v4l2_capture) -> None:
@@ -38,6 +41,9 @@ class CameraSource:
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or fps
         self._start = time.monotonic()
         self._index = 0
+
+    def pace(self) -> None:
+        """A camera sets its own pace: ``read`` waits for its next frame."""
 
     def read(self) -> Frame | None:
         ok, image = self._cap.read()

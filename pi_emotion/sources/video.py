@@ -9,20 +9,22 @@ from pathlib import Path
 import cv2
 
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame
+from pi_emotion.sources import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 MAX_CORRUPT_RUN = 10  # this many undecodable frames in a row: the file is truncated, it has ended
 
 
-class VideoFileSource:
+class VideoFileSource(FrameSource):
     """Every frame in order; ``loop`` starts over at the end; ``realtime`` paces at the file's fps.
 
-    In realtime mode the source behaves like a camera: frames whose time has passed
-    while the caller was busy are skipped (grabbed, not decoded).
+    In realtime mode the source behaves like a camera: ``pace`` waits for the next frame's
+    time, and frames whose time has passed while the caller was busy are skipped (grabbed,
+    not decoded).
     """
 
     live = False
+    waiting = False
 
     def __init__(self, path: Path, loop: bool = False, realtime: bool = False,
                  clock=time.monotonic, sleep=time.sleep) -> None:
@@ -49,8 +51,6 @@ class VideoFileSource:
         self._offset = 0.0  # media time of earlier loops
 
     def read(self) -> Frame | None:
-        if self.realtime:
-            self._pace()
         image = self._next_image()
         if image is None:
             return None
@@ -87,8 +87,10 @@ class VideoFileSource:
                 return image
         return None
 
-    def _pace(self) -> None:
-        """Wait for the next frame's time, or skip frames already late."""
+    def pace(self) -> None:
+        """Wait for the next frame's time, or skip frames already late; nothing unless ``realtime``."""
+        if not self.realtime:
+            return
         due = self._start + self._offset + self._file_index / self.fps
         now = self._clock()
         if now < due:

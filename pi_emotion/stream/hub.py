@@ -31,6 +31,7 @@ class FrameHub:
         self._result_seq = 0
         self._last_frame_at: float | None = None
         self._stream_clients = 0
+        self._event_clients = 0
         self._waiters = 0  # snapshot requests waiting for a frame
         self._closed = False
         self._encoder = threading.Thread(target=self._encode_loop, name="jpeg-encoder", daemon=True)
@@ -90,6 +91,22 @@ class FrameHub:
     def stream_clients(self) -> int:
         return self._stream_clients
 
+    def join_events(self) -> bool:
+        """Count a Server-Sent-Events client in (each holds a server thread); False when the cap is reached."""
+        with self._cond:
+            if self._event_clients >= self.max_clients:
+                return False
+            self._event_clients += 1
+            return True
+
+    def leave_events(self) -> None:
+        with self._cond:
+            self._event_clients -= 1
+
+    @property
+    def event_clients(self) -> int:
+        return self._event_clients
+
     def next_jpeg(self, after: int, timeout: float) -> tuple[bytes | None, int]:
         """The newest JPEG newer than sequence ``after`` (waiting up to ``timeout``), and its sequence."""
         with self._cond:
@@ -99,14 +116,14 @@ class FrameHub:
             return None, after
 
     def snapshot(self, timeout: float) -> bytes | None:
-        """A JPEG of the next frame (or the newest one if no frame comes in time)."""
+        """A JPEG of the next frame, or None if no frame comes in time (an old picture is not a snapshot)."""
         with self._cond:
             self._waiters += 1
             self._cond.notify_all()
             after = self._jpeg_seq
         try:
             jpeg, _ = self.next_jpeg(after, timeout)
-            return jpeg or self._jpeg
+            return jpeg
         finally:
             with self._cond:
                 self._waiters -= 1

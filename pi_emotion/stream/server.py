@@ -46,6 +46,14 @@ def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def check_access(address: tuple[str, int], password: str, allow_anonymous: bool) -> None:
+    """Faces are not streamed to the network without a password, unless the user said so explicitly."""
+    if not password and not is_loopback(address[0]) and not allow_anonymous:
+        raise UserError(f"--stream {address[0]}:{address[1]} would show faces to the network without a password: "
+                        "set PI_EMOTION_STREAM_PASSWORD (or --stream-password), bind 127.0.0.1, or set "
+                        "stream_allow_anonymous = true")
+
+
 class StreamServer:
     """Owns the listening socket and its thread; ``status`` supplies /api/status's figures."""
 
@@ -185,15 +193,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body, content_type)
 
     def _snapshot(self, query) -> None:
-        jpeg = self.hub.snapshot(timeout=2.0)
+        age = self.hub.seconds_since_frame()
+        jpeg = self.hub.snapshot(timeout=2.0) if age is not None and age < self.stale_after else None
         if jpeg is None:
-            return self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"no frame yet\n", "text/plain")
+            return self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"no current frame\n", "text/plain",
+                              {"Retry-After": "5"})
         self._send(HTTPStatus.OK, jpeg, "image/jpeg")
+
+    def _too_many(self) -> None:
+        """503, and the connection closed, so a refused client holds no server thread."""
+        self.close_connection = True
+        self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"too many clients\n", "text/plain",
+                   {"Retry-After": "10", "Connection": "close"})
 
     def _mjpeg(self, query) -> None:
         if not self.hub.join_stream():
-            return self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"too many viewers\n", "text/plain",
-                              {"Retry-After": "10"})
+            return self._too_many()
         try:
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
@@ -222,14 +237,16 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 return self._send(HTTPStatus.BAD_REQUEST, b"n must be an integer\n", "text/plain")
             return self._json([r.to_json() for r in self.hub.recent(n)])
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        for key, value in {**NO_CACHE, **SECURITY, "Connection": "close"}.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.close_connection = True
-        seq = 0
+        if not self.hub.join_events():
+            return self._too_many()
         try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream")
+            for key, value in {**NO_CACHE, **SECURITY, "Connection": "close"}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.close_connection = True
+            seq = 0
             while True:
                 result, seq = self.hub.next_result(seq, timeout=self.timeout)
                 if result is None:
@@ -239,3 +256,5 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(SSE_INTERVAL)  # rate limit: the next write carries the newest result
         except (ConnectionError, TimeoutError, OSError):
             log.debug("event client %s left", self.address_string())
+        finally:
+            self.hub.leave_events()

@@ -7,12 +7,11 @@ another process, and both. Rounds are interleaved and the median kept, since the
 is shared. Report speed: a generated day of events (one line a second with people coming
 and going, plus an hour at 30 fps) rendered by ``pi-emotion report``.
 
-``python -m pi_emotion.bench_integrations [--frames N] [--scrape-hz HZ] [--report-hours H]``
+``pi-emotion bench --integrations [--frames N]``
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import random
@@ -28,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_emotion import paths
 from pi_emotion.errors import UserError
 
 WARMUP = 30
@@ -174,41 +172,23 @@ def report_speed(hours: float, dense_hours: float) -> dict:
             "seconds": round(seconds, 2), "report_says": proc.stdout.strip()}
 
 
-def main(argv: list[str], parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> int:
-    from pi_emotion import config
-
-    p = parser_class(prog="pi-emotion bench-integrations", description=__doc__.split("\n\n")[0])
-    p.add_argument("--frames", type=int, default=1500, help="frames per measured run (default 1500)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds, median kept (default 3)")
-    p.add_argument("--scrape-hz", type=float, default=10.0, help="/metrics scrapes a second (default 10; "
-                   "Prometheus scrapes every 15 s)")
-    p.add_argument("--mqtt", help="broker HOST[:PORT] (default: a local mosquitto started for the run)")
-    p.add_argument("--report-hours", type=float, default=24.0, help="hours of generated events (default 24)")
-    p.add_argument("--json", action="store_true")
-    a = p.parse_args(argv)
-    if a.frames < 1 or a.rounds < 1 or a.scrape_hz <= 0:
-        raise UserError("bench-integrations: --frames, --rounds and --scrape-hz must be positive")
-    settings = config.resolve({"source": str(paths.SAMPLE)}, None)
+def integrations(settings, frames: int, rounds: int = 3, scrape_hz: float = 10.0, report_hours: float = 24.0,
+                 mqtt: str = "") -> dict:
+    """Both measurements; ``mqtt`` names a broker, else a local mosquitto is started for the run."""
     with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
-        broker = a.mqtt or local_broker(stack, Path(scratch))
-        rows = frame_loop_cost(settings, a.frames, broker, a.scrape_hz, a.rounds)
-    speed = report_speed(a.report_hours, 1.0)
-    if a.json:
-        print(json.dumps({"frame_loop": rows, "report": speed}))
-        return 0
-    print(f"frame loop on {settings.source}, {a.frames} frames per run, median of {a.rounds} interleaved rounds")
-    print("setup                 CPU ms/frame   extra     fps   loop output median / p95 ms")
-    for r in rows:
-        print(f"  {r['setup']:<20}{r['cpu_ms_per_frame']:>10.3f}{r['extra_cpu_ms_per_frame']:>+9.3f}"
-              f"{r['fps']:>8.1f}   {r['output_median_ms']:.4f} / {r['output_p95_ms']:.4f}")
-    print(f"report: {speed['lines']:,} lines ({speed['mb']} MB, {speed['hours']:g} h with {speed['dense_hours']:g} h "
-          f"at 30 fps) -> HTML and PNG in {speed['seconds']} s ({speed['report_says']})")
-    return 0
+        broker = mqtt or local_broker(stack, Path(scratch))
+        rows = frame_loop_cost(settings, frames, broker, scrape_hz, rounds)
+    return {"source": settings.source, "frames": frames, "rounds": rounds, "frame_loop": rows,
+            "report": report_speed(report_hours, 1.0)}
 
 
-if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except UserError as exc:
-        print(f"pi-emotion: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+def format_integrations(r: dict) -> str:
+    speed = r["report"]
+    lines = [f"frame loop on {r['source']}, {r['frames']} frames per run, median of {r['rounds']} interleaved rounds",
+             "setup                 CPU ms/frame   extra     fps   loop output median / p95 ms"]
+    for row in r["frame_loop"]:
+        lines.append(f"  {row['setup']:<20}{row['cpu_ms_per_frame']:>10.3f}{row['extra_cpu_ms_per_frame']:>+9.3f}"
+                     f"{row['fps']:>8.1f}   {row['output_median_ms']:.4f} / {row['output_p95_ms']:.4f}")
+    lines.append(f"report: {speed['lines']:,} lines ({speed['mb']} MB, {speed['hours']:g} h with "
+                 f"{speed['dense_hours']:g} h at 30 fps) -> HTML and PNG in {speed['seconds']} s")
+    return "\n".join(lines)

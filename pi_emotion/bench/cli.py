@@ -1,0 +1,80 @@
+"""The ``pi-emotion bench`` command: options, and which measurement they ask for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pi_emotion import paths
+from pi_emotion.errors import UserError
+
+
+def main(argv: list[str], parser_class) -> int:
+    from pi_emotion import config
+
+    p = parser_class(prog="pi-emotion bench", description="Measure the pipeline's speed on a video.")
+    p.add_argument("--source", help="video file (default: the bundled sample)")
+    p.add_argument("--frames", type=int, default=300, help="frames to measure after the warm-up (default 300)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--config", type=Path, help="TOML config file whose settings to measure")
+    p.add_argument("--detect-every", type=int, help="override the setting of that name")
+    p.add_argument("--keras", type=Path, help="Keras model for the tutorial reference "
+                   "(default: models/emotion.keras when TensorFlow is installed)")
+    p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
+    p.add_argument("--stream-clients", metavar="N,N,...",
+                   help="instead: CPU per frame with this many stream viewers each, e.g. 0,1,10")
+    p.add_argument("--soak", type=int, metavar="FRAMES", help="soak test instead: FRAMES frames (100000 is about "
+                   "an hour) of a camera that drops out now and then, with the stream on, clients coming and "
+                   "going and the events file rotating; memory, files and threads sampled, growth per hour")
+    p.add_argument("--integrations", action="store_true", help="instead: CPU per frame with MQTT (to a local "
+                   "mosquitto) and /metrics scraped 10 times a second, and the report's speed on a generated day "
+                   "of events")
+    a = p.parse_args(argv)
+    if a.frames < 1:
+        raise UserError("--frames must be at least 1")
+    source = a.source or str(paths.SAMPLE)
+    if not Path(source).is_file():
+        raise UserError(f"bench needs a video file: {source} not found (give --source)")
+    flags = {"source": source}
+    if a.detect_every:
+        flags["detect_every"] = a.detect_every
+    settings = config.resolve(flags, a.config)
+    if a.stream_clients:
+        try:
+            counts = tuple(int(n) for n in a.stream_clients.split(","))
+        except ValueError:
+            raise UserError("--stream-clients: give counts like 0,1,10") from None
+        from pi_emotion.bench.stream import stream_clients_cost
+
+        rows = stream_clients_cost(settings, a.frames, counts)
+        print(json.dumps(rows) if a.json else "\n".join(
+            f"{r['clients']:>3} viewers: {r['cpu_ms_per_frame']:7.3f} ms CPU per frame, {r['fps']:6.1f} fps, "
+            f"{r['jpegs']} JPEGs for {r['frames']} frames" for r in rows))
+        return 0
+    if a.integrations:
+        from pi_emotion.bench.integrations import format_integrations, integrations
+
+        report = integrations(settings, a.frames)
+        print(json.dumps(report) if a.json else format_integrations(report))
+        return 0
+    if a.soak is not None:
+        if a.soak < 30:
+            raise UserError("--soak: give at least 30 frames")
+        from pi_emotion.bench.soak import print_soak, soak
+
+        report = soak(settings, a.soak)
+        print_soak(report, a.json)
+        return 0 if report["flat"] else 1
+    keras_model = None
+    if not a.no_reference:
+        import importlib.util
+
+        # Looked up, not imported: TensorFlow must not weigh on the measured process until the reference runs.
+        keras_model = a.keras or paths.shipped("emotion.keras")
+        if importlib.util.find_spec("tensorflow") is None or not keras_model.is_file():
+            keras_model = None
+    from pi_emotion.bench.speed import format_report, run_bench
+
+    report = run_bench(settings, a.frames, keras_model)
+    print(json.dumps(report) if a.json else format_report(report))
+    return 0
