@@ -106,3 +106,23 @@ def _render(soc) -> str:
 
     body, _ = renderer(AppCollector(RunStats(), lambda: False, {"version": "x"}, soc))()
     return body.decode()
+
+
+def test_the_integrations_benchmark_measures_every_setup(tmp_path):
+    import shutil
+    from contextlib import ExitStack
+
+    import pytest
+
+    from pi_emotion import config
+    from pi_emotion.bench.integrations import frame_loop_cost, local_broker, report_speed
+
+    if shutil.which("mosquitto") is None and not shutil.which("/usr/sbin/mosquitto"):
+        pytest.skip("Debian's mosquitto is not installed (.ci/run installs it)")
+    settings = config.resolve({"source": str(SAMPLE)}, None)
+    with ExitStack() as stack:
+        rows = frame_loop_cost(settings, 20, local_broker(stack, tmp_path), 5.0, rounds=1)
+    assert [r["setup"] for r in rows] == ["nothing", "MQTT", "/metrics at 5 Hz", "both"]
+    assert all(r["cpu_ms_per_frame"] > 0 and r["fps"] > 0 for r in rows)
+    speed = report_speed(0.1, 0.02)
+    assert speed["lines"] == 360 and speed["seconds"] > 0  # a line a second; the dense hour is at noon

@@ -78,12 +78,13 @@ def _one_run(settings, frames: int, mqtt: str, scrape_hz: float) -> dict:
     with ExitStack() as stack:
         source = stack.enter_context(closing(open_source(SourceSettings(settings.source, loop=True))))
         classifier = build_classifier(run_settings)
+        detector = build_detector(run_settings)
         outputs = []
-        mqtt_output = build_mqtt(run_settings, classifier)
+        mqtt_output = build_mqtt(run_settings, classifier, detector)
         if mqtt_output is not None:
             outputs.append(stack.enter_context(closing(mqtt_output)))
             mqtt_output.connection.connected.wait(10)
-        pipeline = build_pipeline(run_settings, source, build_detector(run_settings), classifier, outputs)
+        pipeline = build_pipeline(run_settings, source, detector, classifier, outputs)
         pipeline.max_frames = WARMUP
         pipeline.run()
         if scrape_hz:
