@@ -40,6 +40,13 @@ def build_detector(settings: Settings) -> Detector:
     return detectors.create(settings)
 
 
+def shown_labels(settings: Settings, classifier: EmotionClassifier) -> tuple[str, ...]:
+    """Every label a face may be shown with: the model's, and "uncertain" where low confidence is named so."""
+    from pi_emotion.results import UNCERTAIN
+
+    return classifier.labels + ((UNCERTAIN,) if settings.min_confidence > 0 else ())
+
+
 def describe(classifier: EmotionClassifier, detector: Detector) -> dict[str, str]:
     """What this appliance runs, for MQTT state and /metrics."""
     from pi_emotion import __version__
@@ -76,8 +83,8 @@ def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Dete
     aggregator = None
     if privacy.aggregates_only(settings):
         log.info("--privacy aggregate: MQTT gets one aggregate state per %g s and no face events", settings.interval)
-        aggregator = IntervalAggregator(settings.interval, settings.min_group, classifier.labels)
-    return MqttOutput(ms, classifier.labels, describe(classifier, detector), aggregator)
+        aggregator = IntervalAggregator(settings.interval, settings.min_group, shown_labels(settings, classifier))
+    return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator)
 
 
 def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...]) -> list[Output]:
@@ -179,7 +186,7 @@ def run(settings: Settings) -> int:
         source = stack.enter_context(closing(open_source(SourceSettings(
             settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime,
             settings.detect_width), reconnect=True, wait=settings.wait_for_source or notifier.active)))
-        outputs = build_outputs(settings, source, stack, classifier.labels)
+        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier))
         mqtt = build_mqtt(settings, classifier, detector)
         if mqtt is not None:
             outputs.append(stack.enter_context(closing(mqtt)))

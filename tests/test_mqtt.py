@@ -10,7 +10,7 @@ from pi_emotion.config import Settings
 from pi_emotion.modelmeta import FER2013_LABELS
 
 pytestmark = needs_mosquitto
-ENTITIES = 2 + len(FER2013_LABELS) + 2  # faces, dominant, one share per label, fps, someone in view
+ENTITIES = 2 + len(FER2013_LABELS) + 1 + 2  # faces, dominant, a share per label and "uncertain", fps, someone
 
 
 @pytest.fixture
@@ -51,14 +51,14 @@ def test_discovery_state_events_and_availability(broker, appliances):
         assert config["device"]["name"] == "Lab Cam 1"
         assert config["payload_available"] == "online" and config["payload_not_available"] == "offline"
     names = {c["name"] for c in configs.values()}
-    assert {f"{label.capitalize()} share" for label in FER2013_LABELS} <= names
+    assert {f"{label.capitalize()} share" for label in (*FER2013_LABELS, "uncertain")} <= names
     assert {"Faces in view", "Dominant emotion", "Frame rate", "Someone in view"} <= names
 
     sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/availability" and m.payload == b"online")
     state = payload(sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/state" and payload(m)["frames"] > 1)[0])
     assert state["mode"] == "live" and state["faces_in_view"] >= 1 and state["someone_in_view"] is True
     assert state["dominant_emotion"] in FER2013_LABELS
-    assert list(state["shares"])[:len(FER2013_LABELS)] == list(FER2013_LABELS)
+    assert list(state["shares"]) == [*FER2013_LABELS, "uncertain"]
     assert abs(sum(state["shares"].values()) - 100) < 1
     assert state["model"] == "emotion.tflite" and state["detector"] == Settings().detector
     event = payload(sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/events")[0])

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack, closing
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ import numpy as np
 from pi_emotion.errors import UserError
 
 WARMUP = 30
+MQTT_THREADS = ("mqtt-output", "paho-mqtt-client")  # the threads doing MQTT work, by name
+SCRAPES = 100  # /metrics renderings timed for the CPU cost of one scrape
 SCRAPER = """
 import http.client, sys, time
 port, period = int(sys.argv[1]), 1 / float(sys.argv[2])
@@ -68,6 +71,12 @@ def local_broker(stack: ExitStack, scratch: Path) -> str:
     return f"127.0.0.1:{port}"
 
 
+def _threads_cpu(*prefixes: str) -> float:
+    """CPU seconds used so far by this process's live threads whose names start with one of ``prefixes``."""
+    return sum(time.clock_gettime(time.pthread_getcpuclockid(t.ident)) for t in threading.enumerate()
+               if t.name.startswith(prefixes) and t.ident is not None)
+
+
 def _one_run(settings, frames: int, mqtt: str, scrape_hz: float) -> dict:
     from pi_emotion.app import build_classifier, build_detector, build_mqtt, build_pipeline, metrics_renderer
     from pi_emotion.sources import SourceSettings, open_source
@@ -96,12 +105,22 @@ def _one_run(settings, frames: int, mqtt: str, scrape_hz: float) -> dict:
             stack.callback(scraper.wait)
             stack.callback(scraper.kill)
         pipeline.max_frames = pipeline.stats.frames + frames
+        mqtt0 = _threads_cpu(*MQTT_THREADS)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         stats = pipeline.run()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        mqtt_cpu = _threads_cpu(*MQTT_THREADS) - mqtt0
         output_ms = np.fromiter(stats.stages.recent["output"], float)[-frames:]
+        scrape_ms = 0.0
+        if scrape_hz:  # one scrape's rendering, timed on its own
+            render = metrics_renderer(pipeline, source, classifier)
+            start = time.process_time()
+            for _ in range(SCRAPES):
+                render()
+            scrape_ms = 1000 * (time.process_time() - start) / SCRAPES
     return {"cpu_ms_per_frame": 1000 * cpu / frames, "fps": frames / wall,
-            "output_median_ms": float(np.median(output_ms)), "output_p95_ms": float(np.percentile(output_ms, 95))}
+            "output_median_ms": float(np.median(output_ms)), "output_p95_ms": float(np.percentile(output_ms, 95)),
+            "mqtt_threads_ms_per_frame": 1000 * mqtt_cpu / frames, "scrape_cpu_ms": scrape_ms}
 
 
 def frame_loop_cost(settings, frames: int, mqtt: str, scrape_hz: float, rounds: int = 3) -> list[dict]:
@@ -186,10 +205,12 @@ def integrations(settings, frames: int, rounds: int = 3, scrape_hz: float = 10.0
 def format_integrations(r: dict) -> str:
     speed = r["report"]
     lines = [f"frame loop on {r['source']}, {r['frames']} frames per run, median of {r['rounds']} interleaved rounds",
-             "setup                 CPU ms/frame   extra     fps   loop output median / p95 ms"]
+             "setup                 CPU ms/frame   extra     fps   loop output ms      MQTT threads   one scrape",
+             "                      (process)                        median / p95      ms/frame       CPU ms"]
     for row in r["frame_loop"]:
         lines.append(f"  {row['setup']:<20}{row['cpu_ms_per_frame']:>10.3f}{row['extra_cpu_ms_per_frame']:>+9.3f}"
-                     f"{row['fps']:>8.1f}   {row['output_median_ms']:.4f} / {row['output_p95_ms']:.4f}")
+                     f"{row['fps']:>8.1f}   {row['output_median_ms']:.4f} / {row['output_p95_ms']:.4f}"
+                     f"{row['mqtt_threads_ms_per_frame']:>11.4f}{row['scrape_cpu_ms']:>13.3f}")
     lines.append(f"report: {speed['lines']:,} lines ({speed['mb']} MB, {speed['hours']:g} h with "
                  f"{speed['dense_hours']:g} h at 30 fps) -> HTML and PNG in {speed['seconds']} s")
     return "\n".join(lines)

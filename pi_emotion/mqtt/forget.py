@@ -19,11 +19,12 @@ def run(settings) -> int:
     """The command: settings (``pi_emotion.config.Settings``) name the broker, the device and the model."""
     from pi_emotion.app import model_path
     from pi_emotion.modelmeta import ModelMeta, meta_path
+    from pi_emotion.results import UNCERTAIN
 
     if not settings.mqtt:
         raise UserError("mqtt-forget: no broker; give --mqtt HOST[:PORT] or set mqtt in the config file")
     ms = MqttSettings.from_settings(settings)
-    labels = ModelMeta.load(meta_path(model_path(settings))).labels
+    labels = ModelMeta.load(meta_path(model_path(settings))).labels + (UNCERTAIN,)
     found = forget(ms, labels)
     print(f"mqtt-forget: device {ms.device_name!r} removed from {ms.broker} "
           f"({len(found)} retained message(s) cleared under {ms.ha_prefix or '-'} and {ms.prefix})")
