@@ -82,7 +82,8 @@ if [ "$VENV" -eq 1 ]; then
   act python3 -m venv --system-site-packages "$ROOT$PREFIX/venv"
   # Known-good versions (NumPy 1.x on Bookworm, where apt's picamera2 stack is built against it), so
   # that running this again installs what was tested rather than whatever is newest that day.
-  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade --constraint "$SRC/deploy/constraints.txt" "$SRC"
+  # [mqtt]: paho-mqtt, so that setting mqtt in the config is all Home Assistant needs.
+  act "$ROOT$PREFIX/venv/bin/pip" install --quiet --upgrade --constraint "$SRC/deploy/constraints.txt" "${SRC}[mqtt]"
 fi
 
 say "configuration in $ROOT/etc/pi-emotion"

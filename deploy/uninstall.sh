@@ -30,10 +30,32 @@ while [ $# -gt 0 ]; do
 done
 need_root "$@"
 
+# Run a command with the variables of an environment file (the service's secrets) exported.
+with_environment() {
+  local file="$1"
+  shift
+  (
+    set -a
+    # shellcheck source=/dev/null
+    if [ -r "$file" ]; then . "$file"; fi
+    set +a
+    exec "$@"
+  )
+}
+
 say "stopping the service"
 system_act systemctl disable --now pi-emotion.service
 act rm -f "$ROOT/etc/systemd/system/pi-emotion.service"
 system_act systemctl daemon-reload
+
+# Home Assistant keeps a device until the broker is told it is gone: tell it while the application is here.
+CONF="$ROOT/etc/pi-emotion/config.toml"
+APP="$ROOT$PREFIX/venv/bin/pi-emotion"
+if [ -x "$APP" ] && [ -r "$CONF" ] && grep -Eq '^[[:space:]]*mqtt[[:space:]]*=[[:space:]]*"[^"]+"' "$CONF"; then
+  say "removing this appliance's device from Home Assistant (MQTT)"
+  act with_environment "$ROOT/etc/pi-emotion/environment" "$APP" mqtt-forget --config "$CONF" ||
+    warn "the MQTT broker could not be told; delete the device in Home Assistant by hand"
+fi
 
 say "removing $ROOT$PREFIX"
 act rm -rf "$ROOT$PREFIX"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, closing
 from pathlib import Path
 
-from pi_emotion import paths
+from pi_emotion import paths, privacy
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
 from pi_emotion.detectors import Detector
@@ -26,9 +26,12 @@ from pi_emotion.stats import format_summary
 log = logging.getLogger("pi_emotion")
 
 
+def model_path(settings: Settings) -> Path:
+    return Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
+
+
 def build_classifier(settings: Settings) -> EmotionClassifier:
-    model = Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
-    return EmotionClassifier(model, settings.threads, settings.tta)
+    return EmotionClassifier(model_path(settings), settings.threads, settings.tta)
 
 
 def build_detector(settings: Settings) -> Detector:
@@ -37,18 +40,62 @@ def build_detector(settings: Settings) -> Detector:
     return detectors.create(settings)
 
 
-def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, stop: threading.Event,
-                  pause: threading.Event) -> list[Output]:
+def shown_labels(settings: Settings, classifier: EmotionClassifier) -> tuple[str, ...]:
+    """Every label a face may be shown with: the model's, and "uncertain" where low confidence is named so."""
+    from pi_emotion.results import UNCERTAIN
+
+    return classifier.labels + ((UNCERTAIN,) if settings.min_confidence > 0 else ())
+
+
+def describe(classifier: EmotionClassifier, detector: Detector) -> dict[str, str]:
+    """What this appliance runs, for MQTT state and /metrics."""
+    from pi_emotion import __version__
+
+    return {"version": __version__, "model": classifier.path.name, "detector": detector.name}
+
+
+def open_events(settings: Settings, labels: tuple[str, ...]) -> Output:
+    """The events file: a line per frame, or a line of aggregates per interval (summary, aggregates-only mode)."""
+    from pi_emotion.outputs.events import EventsWriter
+
+    summary = settings.events_mode == "summary" or privacy.aggregates_only(settings)
+    lines = EventsWriter(Path(settings.events), int(settings.events_max_mb * 1e6), settings.events_keep,
+                         "all" if summary else settings.events_mode)
+    if not summary:
+        return lines
+    if settings.events_mode != "summary":
+        log.info("--privacy aggregate: the events file gets one summary line per %g s", settings.interval)
+    from pi_emotion.aggregate import IntervalAggregator
+    from pi_emotion.outputs.summary import SummaryWriter
+
+    return SummaryWriter(lines, IntervalAggregator(settings.interval, settings.min_group, labels))
+
+
+def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Detector) -> Output | None:
+    """The MQTT output (it connects in the background), or None without ``--mqtt``."""
+    if not settings.mqtt:
+        return None
+    from pi_emotion.aggregate import IntervalAggregator
+    from pi_emotion.mqtt.settings import MqttSettings
+    from pi_emotion.outputs.mqtt import MqttOutput
+
+    ms = MqttSettings.from_settings(settings)
+    aggregator = None
+    if privacy.aggregates_only(settings):
+        log.info("--privacy aggregate: MQTT gets one aggregate state per %g s and no face events", settings.interval)
+        aggregator = IntervalAggregator(settings.interval, settings.min_group, shown_labels(settings, classifier))
+    return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator)
+
+
+def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...],
+                  stop: threading.Event, pause: threading.Event) -> list[Output]:
     """Outputs in the order they run; each is closed by ``stack`` however the run ends.
 
     ``stop`` and ``pause`` are the run's controls, for outputs a person steers (a desktop window).
     """
     outputs: list[Output] = []
     if settings.events:
-        from pi_emotion.outputs.events import EventsWriter
-
-        events = EventsWriter(Path(settings.events), int(settings.events_max_mb * 1e6), settings.events_keep,
-                              settings.events_mode)
+        events = open_events(settings, labels)
         outputs.append(stack.enter_context(closing(BackgroundOutput(events, keep_all=True, name="events-writer"))))
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
@@ -70,18 +117,23 @@ def build_pipeline(settings: Settings, source: FrameSource | None, detector: Det
     cv2.setNumThreads(settings.cv_threads)
     return Pipeline(source, detector, classifier, outputs, overlay=settings.overlay, max_frames=settings.max_frames,
                     detect_every=settings.detect_every, smooth_window=settings.smooth_window,
-                    track_hold=settings.track_hold, min_confidence=settings.min_confidence, margin=settings.margin)
+                    track_hold=settings.track_hold, min_confidence=settings.min_confidence, margin=settings.margin,
+                    blur_faces=settings.blur_faces, notice=settings.notice)
 
 
 def stream_password(settings: Settings) -> str:
     return settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
 
 
-def start_stream(settings: Settings, hub, status_of: Callable[[], dict]):
-    """The browser view's HTTP server, listening and serving in its own thread."""
+def start_stream(settings: Settings, hub, status_of: Callable[[], dict], metrics: Callable[[], tuple[bytes, str]]):
+    """The browser view's HTTP server (with /metrics), listening and serving in its own thread."""
     from pi_emotion.stream.server import StreamServer, parse_address
 
-    server = StreamServer(hub, parse_address(settings.stream), stream_password(settings), status_of)
+    private = privacy.aggregates_only(settings)
+    if private:
+        log.info("--privacy aggregate: the browser view serves no video, snapshots or per-face events")
+    server = StreamServer(hub, parse_address(settings.stream), stream_password(settings), status_of, metrics=metrics,
+                          private=private)
     server.start()
     log.info("browser view at %s", server.url)
     return server
@@ -99,9 +151,18 @@ def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifie
             "stages": {k: {m: round(v, 3) for m, v in d.items()} for k, d in stats.stages.summary().items()}}
 
 
+def metrics_renderer(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifier):
+    from pi_emotion.metrics import AppCollector, renderer
+    from pi_emotion.soc import SocSensors
+
+    return renderer(AppCollector(pipeline.stats, lambda: source.waiting, describe(classifier, pipeline.detector),
+                                 SocSensors()))
+
+
 def run(settings: Settings) -> int:
     if not settings.source:
         raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
+    privacy.check(settings)
     if settings.stream:
         from pi_emotion.stream.server import check_access, parse_address
 
@@ -129,16 +190,22 @@ def run(settings: Settings) -> int:
         source = stack.enter_context(closing(open_source(SourceSettings(
             settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime,
             settings.detect_width), reconnect=True, wait=settings.wait_for_source or notifier.active)))
-        outputs = build_outputs(settings, source, stack, stop, pause)
+        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier), stop, pause)
+        mqtt = build_mqtt(settings, classifier, detector)
+        if mqtt is not None:
+            outputs.append(stack.enter_context(closing(mqtt)))
         hub = None
         if settings.stream:
             from pi_emotion.stream.hub import FrameHub, StreamOutput
 
             hub = FrameHub(max_clients=settings.stream_max_clients)
-            outputs.append(stack.enter_context(closing(StreamOutput(hub))))
+            outputs.append(stack.enter_context(closing(StreamOutput(hub, private=privacy.aggregates_only(settings)))))
         pipeline = build_pipeline(settings, source, detector, classifier, outputs)
         if hub is not None:
-            stack.enter_context(closing(start_stream(settings, hub, lambda: status(pipeline, source, classifier))))
+            page_status = lambda: {**status(pipeline, source, classifier),  # noqa: E731
+                                   "privacy": settings.privacy, "notice": settings.notice}
+            stack.enter_context(closing(start_stream(settings, hub, page_status,
+                                                     metrics_renderer(pipeline, source, classifier))))
         pipeline.hooks.append(notifier.on_frame)
         pipeline.idle_hooks.append(notifier.waiting)
         log.info("running on %s with model %s", source.name, classifier.path.name)

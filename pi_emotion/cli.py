@@ -1,7 +1,7 @@
 """Command line: options, subcommands and exit codes, nothing else.
 
-``pi-emotion [run options]`` runs the appliance; ``convert``, ``train``, ``evaluate`` and
-``bench`` are subcommands. A problem the user can fix prints one line and exits 2.
+``pi-emotion [run options]`` runs the appliance; ``convert``, ``train``, ``evaluate``,
+``bench``, ``report`` and ``mqtt-forget`` are subcommands. A problem the user can fix prints one line and exits 2.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def _run_parser() -> argparse.ArgumentParser:
     from pi_emotion.config import add_flags
 
     p = _Parser(prog="pi-emotion", description="Real-time facial emotion recognition. Subcommands: "
-                "convert, train, soft-targets, evaluate, explain, bench (pi-emotion SUBCOMMAND --help).")
+                "convert, train, soft-targets, evaluate, explain, bench, report, mqtt-forget "
+                "(pi-emotion SUBCOMMAND --help).")
     p.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
     p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
     p.add_argument("--print-config", action="store_true", help="print the effective configuration and exit")
@@ -144,9 +145,31 @@ def cmd_bench(argv: list[str]) -> int:
     return main(argv, _Parser)
 
 
+def cmd_report(argv: list[str]) -> int:
+    from pi_emotion.report.command import main
+
+    return main(argv, _Parser)
+
+
+def cmd_mqtt_forget(argv: list[str]) -> int:
+    from pi_emotion import config
+
+    p = _Parser(prog="pi-emotion mqtt-forget",
+                description="Remove this appliance's device and entities from Home Assistant, and its retained "
+                            "MQTT state and availability. Takes the run's config file and flags.")
+    p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
+    config.add_flags(p)
+    args = vars(p.parse_args(argv))
+    settings = config.resolve(args, args.pop("config", None))
+    from pi_emotion.mqtt.forget import run
+
+    return run(settings)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
     "soft-targets": cmd_soft_targets, "explain": cmd_explain,
+    "report": cmd_report, "mqtt-forget": cmd_mqtt_forget,
 }
 
 

@@ -20,7 +20,8 @@ from pi_emotion.errors import UserError
 
 SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
 DETECTOR_NAMES = tuple(DETECTORS)
-EVENTS_MODES = ("all", "faces")  # which frames the events file gets (pi_emotion.outputs.events.MODES)
+# which frames the events file gets (pi_emotion.outputs.events.MODES), or "summary": a line per interval instead
+EVENTS_MODES = ("all", "faces", "summary")
 
 
 def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
@@ -83,9 +84,29 @@ class Settings:
     events_max_mb: float = _opt(50.0, "rotate the events file when it reaches this size, in MB", lo=0.001,
                                 hi=1_000_000)
     events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=0, hi=1000)
-    events_mode: str = _opt("all", "frames the events file gets: all, or only those with faces",
-                            choices=EVENTS_MODES)
+    events_mode: str = _opt("all", "what the events file gets: all frames, only those with faces, or a summary "
+                            "line of aggregates per --interval", choices=EVENTS_MODES)
     stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password")
+    # MQTT and Home Assistant
+    mqtt: str = _opt("", "publish state and face events to this MQTT broker, HOST[:PORT] (port 1883, 8883 with TLS)",
+                     metavar="HOST[:PORT]")
+    mqtt_user: str = _opt("", "MQTT user name", metavar="USER")
+    mqtt_password: str = _opt("", "MQTT password; also $PI_EMOTION_MQTT_PASSWORD", secret=True, metavar="PASSWORD")
+    mqtt_tls: bool = _opt(False, "connect to the broker over TLS, checked against the system's CAs or --mqtt-ca")
+    mqtt_ca: str = _opt("", "CA certificate (PEM) for the broker's TLS certificate; implies --mqtt-tls",
+                        metavar="FILE")
+    mqtt_prefix: str = _opt("pi-emotion", "first level of this appliance's MQTT topics", metavar="PREFIX")
+    device_name: str = _opt("", "this appliance's name in MQTT topics and Home Assistant (default: the host name)",
+                            metavar="NAME")
+    ha_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix; empty: no discovery", metavar="PREFIX")
+    # privacy and aggregates
+    blur_faces: bool = _opt(False, "pixelate faces in every picture that leaves the appliance "
+                            "(stream, snapshot, recording, display); labels stay readable")
+    privacy: str = _opt("standard", "'aggregate': no picture leaves the appliance, and events and MQTT carry only "
+                        "per-interval aggregates", choices=("standard", "aggregate"))
+    min_group: int = _opt(3, "aggregates of fewer distinct faces than this are suppressed", lo=1, hi=1000)
+    interval: float = _opt(60.0, "seconds per aggregate (events summary, --privacy aggregate)", lo=1, hi=86400)
+    notice: bool = _opt(False, "show 'emotion analysis active' on the picture and on the browser page")
 
     def redacted(self) -> dict[str, Any]:
         return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))

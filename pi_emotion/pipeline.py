@@ -31,12 +31,14 @@ class Pipeline:
     def __init__(self, source: FrameSource | None, detector: Detector, classifier: EmotionClassifier,
                  outputs: list[Output], *, overlay: bool = False, max_frames: int = 0, detect_every: int = 1,
                  smooth_window: int = 5, track_hold: float = 1.0, min_confidence: float = 0.0,
-                 margin: float = 0.1) -> None:
+                 margin: float = 0.1, blur_faces: bool = False, notice: bool = False) -> None:
         self.source = source
         self.detector = detector
         self.classifier = classifier
         self.outputs = outputs
         self.overlay = overlay
+        self.blur_faces = blur_faces  # pixelate faces in every picture the outputs get
+        self.notice = notice  # "emotion analysis active" on every picture
         self.max_frames = max_frames
         self.detect_every = detect_every
         self.min_confidence = min_confidence
@@ -89,7 +91,7 @@ class Pipeline:
         if any(o.needs_image for o in self.outputs):
             with self.stats.stages.stage("annotate"):
                 overlay = f"{self.stats.fps:.1f} fps  {len(result.faces)} faces" if self.overlay else None
-                image = annotate(frame.image, result, overlay)
+                image = annotate(frame.image, result, overlay, blur_faces=self.blur_faces, notice=self.notice)
         with self.stats.stages.stage("output"):
             for output in list(self.outputs):
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ import numpy as np
 # "decode" is the source's own read, in the capture thread; "capture" is the loop's wait for a frame.
 STAGES = ("decode", "capture", "detect", "classify", "annotate", "output")
 WINDOW = 2000  # recent samples kept per stage for medians and percentiles
+BUCKETS_MS = (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000)  # upper bounds of the /metrics histograms
 
 
 @dataclass
@@ -20,6 +22,8 @@ class StageTimes:
     recent: dict[str, deque] = field(default_factory=lambda: {s: deque(maxlen=WINDOW) for s in STAGES})
     total: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     count: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    # samples per BUCKETS_MS bound (the last: above all bounds), over the whole run
+    buckets: dict[str, list[int]] = field(default_factory=lambda: {s: [0] * (len(BUCKETS_MS) + 1) for s in STAGES})
     clock: Callable[[], float] = time.perf_counter
 
     @contextmanager
@@ -35,6 +39,7 @@ class StageTimes:
         self.recent[name].append(ms)
         self.total[name] += ms
         self.count[name] += 1
+        self.buckets[name][bisect_left(BUCKETS_MS, ms)] += 1
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Mean over the run; median and p95 over the recent window, in ms."""

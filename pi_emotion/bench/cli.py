@@ -32,6 +32,9 @@ def main(argv: list[str], parser_class) -> int:
                         "the bundled samples (or --source, with NAME.faces.json beside it), e.g. haar,yunet")
     p.add_argument("--framing", type=Path, metavar="FER2013_CSV",
                    help="instead: where the eyes, nose and mouth of this data's training faces sit in their crops")
+    p.add_argument("--integrations", action="store_true", help="instead: CPU per frame with MQTT (to a local "
+                   "mosquitto) and /metrics scraped 10 times a second, and the report's speed on a generated day "
+                   "of events")
     a = p.parse_args(argv)
     if a.framing:
         from pi_emotion.bench.framing import format_framing, measure_framing
@@ -59,6 +62,12 @@ def main(argv: list[str], parser_class) -> int:
         print(json.dumps(rows) if a.json else "\n".join(
             f"{r['clients']:>3} viewers: {r['cpu_ms_per_frame']:7.3f} ms CPU per frame, {r['fps']:6.1f} fps, "
             f"{r['jpegs']} JPEGs for {r['frames']} frames" for r in rows))
+        return 0
+    if a.integrations:
+        from pi_emotion.bench.integrations import format_integrations, integrations
+
+        report = integrations(settings, a.frames)
+        print(json.dumps(report) if a.json else format_integrations(report))
         return 0
     if a.soak is not None:
         if a.soak < 30:

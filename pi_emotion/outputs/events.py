@@ -66,7 +66,11 @@ class EventsWriter:
     def write(self, image: np.ndarray | None, result: FrameResult) -> None:
         if not self._wanted(result):
             return
-        line = (json.dumps(result.to_json(), separators=(",", ":")) + "\n").encode()
+        self.write_json(result.to_json())
+
+    def write_json(self, data: dict) -> None:
+        """One object as one whole line (a frame's, or a summary's)."""
+        line = (json.dumps(data, separators=(",", ":")) + "\n").encode()
         if self.max_bytes and self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
         try:

@@ -145,17 +145,25 @@ class FrameHub:
 
 
 class StreamOutput:
-    """The pipeline's output that feeds the hub; it asks for drawn frames only while someone watches."""
+    """The pipeline's output that feeds the hub; it asks for drawn frames only while someone watches.
 
-    def __init__(self, hub: FrameHub) -> None:
+    ``private`` (the aggregates-only privacy mode): no picture and no faces reach the hub,
+    only that a frame was processed, which keeps /healthz truthful.
+    """
+
+    def __init__(self, hub: FrameHub, private: bool = False) -> None:
         self.hub = hub
+        self.private = private
 
     @property
     def needs_image(self) -> bool:
-        return self.hub.watched
+        return self.hub.watched and not self.private
 
     def write(self, image: np.ndarray | None, result: FrameResult) -> None:
-        self.hub.publish(image, result)
+        if self.private:
+            self.hub.publish(None, FrameResult(result.frame, result.t))
+        else:
+            self.hub.publish(image, result)
 
     def close(self) -> None:
         self.hub.close()

@@ -1,8 +1,9 @@
 """HTTP server for the browser view, standard library only.
 
 Routes: ``/`` page, ``/stream.mjpg``, ``/snapshot.jpg``, ``/api/status``, ``/api/events``
-(JSON, or Server-Sent Events when asked for ``text/event-stream``) and ``/healthz``.
-Nothing here writes a file or serves one from disk.
+(JSON, or Server-Sent Events when asked for ``text/event-stream``), ``/metrics``
+(Prometheus) and ``/healthz``. Nothing here writes a file or serves one from disk.
+In the aggregates-only privacy mode (``private``) the picture and per-face routes answer 403.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate, private", "Pr
 SECURITY = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 SSE_INTERVAL = 0.1  # seconds; the page needs no more than ten updates a second
 STALE_AFTER = 5.0  # seconds without a frame before /healthz says 503
+PRIVATE_ROUTES = ("/stream.mjpg", "/snapshot.jpg", "/api/events")
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -57,10 +59,13 @@ class StreamServer:
 
     def __init__(self, hub: FrameHub, address: tuple[str, int], password: str = "",
                  status: Callable[[], dict] = dict, client_timeout: float = 10.0,
-                 stale_after: float = STALE_AFTER) -> None:
+                 stale_after: float = STALE_AFTER, metrics: Callable[[], tuple[bytes, str]] | None = None,
+                 private: bool = False) -> None:
         self.hub = hub
         handler = type("Handler", (_Handler,), {"hub": hub, "password": password, "status": staticmethod(status),
-                                                "timeout": client_timeout, "stale_after": stale_after})
+                                                "timeout": client_timeout, "stale_after": stale_after,
+                                                "metrics": staticmethod(metrics) if metrics else None,
+                                                "private": private})
         server_class = _IPv6Server if ":" in address[0] else _Server
         try:
             self.httpd = server_class(address, handler)
@@ -105,6 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
     password: str
     status: Callable[[], dict]
     stale_after: float
+    metrics: Callable[[], tuple[bytes, str]] | None
+    private: bool
     server_version = "pi-emotion"
     sys_version = ""
     protocol_version = "HTTP/1.1"
@@ -125,9 +132,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return self._send(HTTPStatus.UNAUTHORIZED, b"authentication required\n", "text/plain",
                               {"WWW-Authenticate": 'Basic realm="pi-emotion", charset="UTF-8"'})
+        if self.private and url.path in PRIVATE_ROUTES:
+            return self._send(HTTPStatus.FORBIDDEN, b"not available: this appliance runs with --privacy aggregate "
+                              b"(no pictures or per-face data leave it)\n", "text/plain")
         route = {"/": self._page, "/stream.mjpg": self._mjpeg, "/snapshot.jpg": self._snapshot,
-                 "/api/status": self._status, "/api/events": self._events}.get(url.path)
-        if route is None:
+                 "/api/status": self._status, "/api/events": self._events, "/metrics": self._metrics}.get(url.path)
+        if route is None or (url.path == "/metrics" and self.metrics is None):
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
         route(parse_qs(url.query))
 
@@ -177,6 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status(self, query) -> None:
         self._json({**self.status(), "stream_clients": self.hub.stream_clients})
+
+    def _metrics(self, query) -> None:
+        body, content_type = self.metrics()
+        self._send(HTTPStatus.OK, body, content_type)
 
     def _snapshot(self, query) -> None:
         age = self.hub.seconds_since_frame()

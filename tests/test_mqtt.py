@@ -1,0 +1,240 @@
+"""MQTT and Home Assistant against a real Mosquitto broker, with the appliance as a real process."""
+
+import json
+
+import pytest
+from broker import ApplianceProcess, Broker, Subscriber, free_port, needs_mosquitto, payload
+from conftest import assert_user_error, run_cli
+
+from pi_emotion.config import Settings
+from pi_emotion.modelmeta import FER2013_LABELS
+
+pytestmark = needs_mosquitto
+ENTITIES = 2 + len(FER2013_LABELS) + 1 + 2  # faces, dominant, a share per label and "uncertain", fps, someone
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def appliances():
+    started = []
+    yield lambda *args, **kwargs: started.append(ApplianceProcess(*args, **kwargs)) or started[-1]
+    for app in started:
+        app.kill()
+
+
+def configs_of(messages, node):
+    return {m.topic: payload(m) for m in messages if f"/{node}/" in m.topic and m.payload}
+
+
+def test_discovery_state_events_and_availability(broker, appliances):
+    sub = Subscriber(broker.port, "homeassistant/#", "pi-emotion/#")
+    app = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--device-name", "Lab Cam 1")
+    node = "pi-emotion-lab-cam-1"
+    found = sub.wait(lambda m: m.topic.startswith("homeassistant/") and f"/{node}/" in m.topic, count=ENTITIES)
+    configs = configs_of(found, node)
+    assert len(configs) == ENTITIES
+    components = {topic.split("/")[1] for topic in configs}
+    assert components == {"sensor", "binary_sensor"}
+    unique = {c["unique_id"] for c in configs.values()}
+    assert len(unique) == ENTITIES
+    for topic, config in configs.items():
+        assert topic.endswith("/config")
+        assert config["availability_topic"] == "pi-emotion/lab-cam-1/availability"
+        assert config["state_topic"] == "pi-emotion/lab-cam-1/state"
+        assert config["device"]["identifiers"] == ["pi_emotion_lab_cam_1"]
+        assert config["device"]["name"] == "Lab Cam 1"
+        assert config["payload_available"] == "online" and config["payload_not_available"] == "offline"
+    names = {c["name"] for c in configs.values()}
+    assert {f"{label.capitalize()} share" for label in (*FER2013_LABELS, "uncertain")} <= names
+    assert {"Faces in view", "Dominant emotion", "Frame rate", "Someone in view"} <= names
+
+    sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/availability" and m.payload == b"online")
+    state = payload(sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/state" and payload(m)["frames"] > 1)[0])
+    assert state["mode"] == "live" and state["faces_in_view"] >= 1 and state["someone_in_view"] is True
+    assert state["dominant_emotion"] in FER2013_LABELS
+    assert list(state["shares"]) == [*FER2013_LABELS, "uncertain"]
+    assert abs(sum(state["shares"].values()) - 100) < 1
+    assert state["model"] == "emotion.tflite" and state["detector"] == Settings().detector
+    event = payload(sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/events")[0])
+    assert event["type"] == "appear" and isinstance(event["track"], int) and event["ts"].endswith("Z")
+    assert set(event) <= {"type", "track", "t", "ts", "emotion", "score", "previous", "duration_s"}  # no images
+    assert not any(m.retain for m in sub.messages if m.topic.endswith("/events"))
+
+    # A subscriber that comes later (Home Assistant restarting) gets the retained state, availability and configs.
+    late = Subscriber(broker.port, "pi-emotion/lab-cam-1/#", f"homeassistant/+/{node}/+/config")
+    late.sync()
+    retained = {m.topic: m for m in late.messages if m.retain}
+    assert retained["pi-emotion/lab-cam-1/availability"].payload == b"online"
+    assert payload(retained["pi-emotion/lab-cam-1/state"])["mode"] == "live"
+    assert len([t for t in retained if t.endswith("/config")]) == ENTITIES
+
+    # Home Assistant announcing itself gets the configs again.
+    before = len(sub.messages)
+    late.client.publish("homeassistant/status", "online", qos=1)
+    sub.wait(lambda m: m.topic.endswith("/config") and f"/{node}/" in m.topic, count=ENTITIES, after=before)
+    late.close()
+
+    assert app.stop() == 0
+    sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/availability" and m.payload == b"offline")
+    sub.close()
+
+
+def test_last_will_says_offline_after_sigkill(broker, appliances):
+    sub = Subscriber(broker.port, "pi-emotion/+/availability")
+    app = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--device-name", "killed")
+    sub.wait(lambda m: m.payload == b"online")
+    app.kill()  # SIGKILL: no code of ours runs; the broker publishes the Last Will
+    offline = sub.wait(lambda m: m.payload == b"offline")[0]
+    assert offline.topic == "pi-emotion/killed/availability"
+    late = Subscriber(broker.port, "pi-emotion/killed/availability")
+    late.sync()
+    assert [m.payload for m in late.messages if m.retain] == [b"offline"]
+    late.close()
+    sub.close()
+
+
+def test_reconnects_after_the_broker_restarts_and_loses_no_frames(broker, appliances, tmp_path):
+    events = tmp_path / "events.jsonl"
+    sub = Subscriber(broker.port, "pi-emotion/restart/#")
+    app = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--device-name", "restart", "--events", events,
+                     realtime=False)
+    sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"online")
+    broker.stop()
+    app.log.wait(lambda line: "MQTT connection to" in line and "lost" in line)
+    frames_when_lost = len(events.read_bytes().splitlines())
+    broker.start()  # same port, a fresh broker with nothing retained
+    online = len(sub.messages)
+    sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"online", after=online)
+    sub.wait(lambda m: m.topic.endswith("/state") and payload(m)["frames"] > frames_when_lost, after=online)
+    assert app.stop() == 0
+    lines = [json.loads(line) for line in events.read_bytes().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(len(lines)))  # every frame, in order, none missing
+    summary = "\n".join(app.out.lines)
+    assert f"frames      {len(lines)} in" in summary
+    assert app.log.count(lambda line: "lost" in line) == 1
+    sub.close()
+
+
+def test_five_appliances_on_one_broker_are_five_devices(broker, appliances):
+    sub = Subscriber(broker.port, "homeassistant/#", "pi-emotion/+/availability")
+    for i in range(5):
+        appliances("--mqtt", f"127.0.0.1:{broker.port}", "--device-name", f"room {i}")
+    online = sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"online", count=5)
+    assert sorted({m.topic for m in online}) == [f"pi-emotion/room-{i}/availability" for i in range(5)]
+    configs = sub.wait(lambda m: m.topic.endswith("/config"), count=5 * ENTITIES)
+    devices = {}
+    for m in configs:
+        config = payload(m)
+        devices.setdefault(config["device"]["identifiers"][0], set()).add(config["unique_id"])
+    assert len(devices) == 5
+    assert all(len(ids) == ENTITIES for ids in devices.values())
+    assert len(set().union(*devices.values())) == 5 * ENTITIES
+    sub.close()
+
+
+def test_unreachable_broker_is_logged_once_and_retried(tmp_path, appliances):
+    reserved = Broker(tmp_path)  # its port, no broker listening yet
+    events = tmp_path / "events.jsonl"
+    app = appliances("--mqtt", f"127.0.0.1:{reserved.port}", "--device-name", "patient", "--events", events)
+    app.log.wait(lambda line: "cannot be reached" in line)
+    reserved.start()
+    try:
+        sub = Subscriber(reserved.port, "pi-emotion/patient/availability")
+        sub.wait(lambda m: m.payload == b"online")  # it kept trying, and got there
+        assert app.stop() == 0
+        sub.close()
+    finally:
+        reserved.stop()
+    mqtt_lines = [line for line in app.log.lines if "MQTT" in line and not line.startswith("INFO")]
+    assert len(mqtt_lines) == 1, app.log.lines
+    assert events.stat().st_size > 0
+
+
+def test_bad_credentials_give_one_error_line_and_the_appliance_runs_on(tmp_path, appliances):
+    broker = Broker(tmp_path, users={"cam": "right"}).start()
+    try:
+        events = tmp_path / "events.jsonl"
+        app = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--mqtt-user", "cam", "--device-name", "locked",
+                         "--events", events, "--max-frames", 150, env={"PI_EMOTION_MQTT_PASSWORD": "wrong"})
+        assert app.proc.wait(120) == 0  # ran to its end
+        assert len(events.read_bytes().splitlines()) == 150
+        errors = [line for line in app.log.lines if line.startswith("ERROR")]
+        assert len(errors) == 1 and "refused the login" in errors[0] and "mqtt_user" in errors[0], app.log.lines
+        assert "wrong" not in "\n".join(app.log.lines)  # the password is never logged
+        assert broker.log.count(lambda line: "not authorised" in line) == 1  # no retries with a bad password
+
+        good = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--mqtt-user", "cam", "--device-name", "locked",
+                          env={"PI_EMOTION_MQTT_PASSWORD": "right"})
+        sub = Subscriber(broker.port, "pi-emotion/locked/availability", user="cam", password="right")
+        sub.wait(lambda m: m.payload == b"online")
+        sub.close()
+        assert good.stop() == 0
+    finally:
+        broker.stop()
+
+
+def test_mqtt_forget_removes_the_device(broker, appliances):
+    sub = Subscriber(broker.port, "homeassistant/#")
+    app = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--device-name", "leaving")
+    sub.wait(lambda m: m.topic.endswith("/config"), count=ENTITIES)
+    assert app.stop() == 0
+    sub.close()
+    proc = run_cli("mqtt-forget", "--mqtt", f"127.0.0.1:{broker.port}", "--device-name", "leaving")
+    assert proc.returncode == 0, proc.stderr
+    assert "leaving" in proc.stdout
+    after = Subscriber(broker.port, "homeassistant/#", "pi-emotion/#")
+    after.sync()
+    assert [m.topic for m in after.messages if m.retain and m.payload] == []
+    after.close()
+
+
+def test_mqtt_forget_without_a_broker_is_a_clear_error():
+    assert_user_error(run_cli("mqtt-forget", "--mqtt", f"127.0.0.1:{free_port()}", "--device-name", "x"),
+                      "cannot be reached")
+    assert_user_error(run_cli("mqtt-forget", "--device-name", "x"), "no broker")
+
+
+def test_bad_mqtt_settings_exit_2():
+    assert_user_error(run_cli("--source", "tests/data/sample.mp4", "--mqtt", "host:notaport"), "--mqtt")
+    assert_user_error(run_cli("--source", "tests/data/sample.mp4", "--mqtt", "h", "--mqtt-ca", "/nonexistent.pem"),
+                      "--mqtt-ca")
+    assert_user_error(run_cli("--source", "tests/data/sample.mp4", "--mqtt", "h", "--device-name", "!!"),
+                      "--device-name")
+
+
+def test_uninstaller_removes_the_device_it_announced(broker, appliances, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    deploy = ROOT / "deploy"
+    assert subprocess.run(["bash", deploy / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv"],
+                          capture_output=True, timeout=60).returncode == 0
+    app = tmp_path / "opt/pi-emotion/venv/bin/pi-emotion"  # the installed command, here this checkout's
+    app.parent.mkdir(parents=True)
+    app.write_text(f'#!/bin/sh\ncd {ROOT} && exec {sys.executable} -m pi_emotion "$@"\n')
+    app.chmod(0o755)
+    conf = tmp_path / "etc/pi-emotion/config.toml"
+    conf.write_text(conf.read_text().replace('mqtt = ""', f'mqtt = "127.0.0.1:{broker.port}"')
+                    .replace('device_name = ""', 'device_name = "gallery"'))
+    sub = Subscriber(broker.port, "homeassistant/+/pi-emotion-gallery/+/config")
+    appliance = appliances("--config", conf, "--stream", "")
+    sub.wait(lambda m: m.payload, count=ENTITIES)
+    assert appliance.stop() == 0
+    sub.close()
+    proc = subprocess.run(["bash", deploy / "uninstall.sh", "--root", tmp_path], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "mqtt-forget" in proc.stdout and "device 'gallery' removed" in proc.stdout
+    after = Subscriber(broker.port, "homeassistant/#", "pi-emotion/#")
+    after.sync()
+    assert [m.topic for m in after.messages if m.retain and m.payload] == []
+    after.close()

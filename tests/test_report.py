@@ -1,0 +1,105 @@
+"""``pi-emotion report`` on real events of the bundled sample: rotated files, two appliances, summaries, bad files."""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SAMPLE, assert_user_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def sample_events(tmp_path_factory):
+    """Real events: one run of the sample, and a second one in summary mode."""
+    folder = tmp_path_factory.mktemp("events")
+    proc = run_cli("--source", SAMPLE, "--loop", "--max-frames", 360, "--events", folder / "run.jsonl")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("--source", SAMPLE, "--loop", "--max-frames", 360, "--events", folder / "summary.jsonl",
+                   "--events-mode", "summary", "--interval", 2, "--min-group", 1)
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def images_of(page: str) -> list[np.ndarray]:
+    import base64
+
+    out = []
+    for data in re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page):
+        out.append(cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR))
+    return out
+
+
+def assert_self_contained(page: str) -> None:
+    assert "http://" not in page and "https://" not in page
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)
+    assert "url(" not in page and "<link" not in page and "<script" not in page
+
+
+def test_report_of_rotated_files_and_two_appliances(sample_events, tmp_path):
+    lines = (sample_events / "run.jsonl").read_text().splitlines(keepends=True)
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    for name in ("cam-a", "cam-b"):  # two appliances whose writers record wall-clock time, rotated in two files
+        folder = tmp_path / name
+        folder.mkdir()
+        stamped = []
+        for i, line in enumerate(lines):
+            data = json.loads(line)
+            data["ts"] = (start + timedelta(seconds=data["t"] + (7 if name == "cam-b" else 0))).isoformat()
+            if i % 50 == 0 and name == "cam-b":
+                data["faces"] = [{**f, "emotion": "uncertain"} for f in data["faces"]]  # a label outside the model's
+            stamped.append(json.dumps(data) + "\n")
+        (folder / "events.jsonl.1").write_text("".join(stamped[:200]))
+        (folder / "events.jsonl").write_text("".join(stamped[200:]) + '{"type": "note", "text": "other shape"}\n')
+    out, picture = tmp_path / "report.html", tmp_path / "report.png"
+    proc = run_cli("report", tmp_path / "cam-a/events.jsonl.1", tmp_path / "cam-a/events.jsonl",
+                   tmp_path / "cam-b/events.jsonl", tmp_path / "cam-b/events.jsonl.1", "-o", out, "--png", picture)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"rendered in \d+\.\d s", proc.stdout)
+    page = out.read_text()
+    assert_self_contained(page)
+    figures = images_of(page)
+    assert len(figures) == 4 and all(img is not None and img.shape[1] >= 800 for img in figures)
+    assert "cam-a/events.jsonl" in page and "cam-b/events.jsonl" in page and "<td>all</td>" in page
+    assert "2026-11-21 09:00:00" in page and "uncertain" in page
+    assert page.count("<tr>") == 4  # header, two appliances, all
+    combined = cv2.imread(str(picture))
+    assert combined is not None and combined.shape[1] == 1000 and combined.shape[0] > 800
+
+
+def test_report_of_events_without_wall_clock_and_of_summaries(sample_events, tmp_path):
+    out, older = tmp_path / "report.html", tmp_path / "run.jsonl"
+    lines = [json.loads(line) for line in (sample_events / "run.jsonl").read_text().splitlines()]
+    assert all("ts" in line for line in lines)
+    older.write_text("".join(json.dumps({k: v for k, v in line.items() if k != "ts"}) + "\n" for line in lines))
+    proc = run_cli("report", older, sample_events / "summary.jsonl", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert_self_contained(page)
+    assert len(images_of(page)) == 4
+    assert "of record (the files carry no wall-clock time)" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    run_row = next(r for r in rows if "<td>run.jsonl</td>" in r)
+    summary_row = next(r for r in rows if "<td>summary.jsonl</td>" in r)
+    assert "<td>360</td>" in run_row and "<td>360</td>" in summary_row  # summaries count their frames
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", ["empty"]),
+    (b"\n\n", ["empty"]),
+    (b'{"frame": 0, "t": 0, "faces": []}\n{"frame": 1, "t": 0.1, "faces": [\n', [":2:", "not a JSON line"]),
+    (b'{"frame": 0, "t": 0, "faces": [{"box": [0, 0, 1, 1], "track": 1}]}\n', [":1:", "face 1", "emotion"]),
+    (b'{"frame": 0, "t": "soon", "faces": []}\n', [":1:", '"t"']),
+    (b'{"frame": 0, "t": 0, "ts": "yesterday", "faces": []}\n', [":1:", "ISO 8601"]),
+    (b'{"type": "started"}\n', ["no frame or summary lines"]),
+])
+def test_bad_events_files_exit_2_naming_file_and_line(tmp_path, content, words):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(content)
+    assert_user_error(run_cli("report", path, "-o", tmp_path / "r.html"), str(path), *words)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_missing_events_file(tmp_path):
+    assert_user_error(run_cli("report", tmp_path / "nope.jsonl"), "nope.jsonl", "not found")
