@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pi_emotion.errors import UserError
@@ -115,7 +115,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 def options(a: argparse.Namespace) -> TrainOptions:
     """Options from parsed flags, checked."""
-    values = {f.name: getattr(a, f.name) for f in fields(TrainOptions) if hasattr(a, f.name)}
+    values = dict(vars(a))
     values["lr"] = a.lr if a.lr is not None else OPTIMIZERS[a.optimizer]
     values["classes"] = tuple(c.strip() for c in a.classes.split(",")) if a.classes else FER2013_LABELS
     opts = TrainOptions(**values)

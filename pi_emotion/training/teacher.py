@@ -37,7 +37,9 @@ def make(data: Path, models: list[Path], out: Path) -> dict:
         predict, meta = predictor(path)
         if tuple(meta.labels) != FER2013_LABELS:
             raise UserError(f"teacher {path}: labels {list(meta.labels)} are not FER2013's seven")
-        x = datasets.load(data, "Training", size=meta.input_size).images[..., None]
+        sized = train if meta.input_size == train.images.shape[2:0:-1] else datasets.load(data, "Training",
+                                                                                           size=meta.input_size)
+        x = sized.images[..., None]
         if meta.channels == 3:
             x = np.repeat(x, 3, axis=3)
         for view in (x, x[:, :, ::-1]):

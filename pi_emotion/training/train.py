@@ -10,6 +10,7 @@ so the same code trains on any Keras backend.
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -217,7 +218,8 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
             best = score > state.best_score
             if best:
                 state.best_score, state.best_epoch = score, state.epoch
-                shadow.save_weights(o.out / BEST)
+                shadow.save_weights(o.out / ("new-" + BEST))  # swapped in whole: never half a file
+                os.replace(o.out / ("new-" + BEST), o.out / BEST)
             seconds = time.monotonic() - t0
             state.history.append({"epoch": state.epoch, "loss": round(fit.history["loss"][0], 5),
                                   "accuracy": round(fit.history["accuracy"][0], 5), "val_accuracy": round(clean, 5),
