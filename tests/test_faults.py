@@ -9,7 +9,7 @@ import threading
 
 import cv2
 import pytest
-from conftest import MODEL, SAMPLE, run_cli
+from conftest import MODEL, SAMPLE, run_cli, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streaming import appliance
@@ -284,13 +284,9 @@ def test_a_thousand_stream_clients_coming_and_going_leave_nothing_behind():
             if i % 2:
                 sock.recv(100)  # some read a little first
             sock.close()
-        deadline_ok = False
-        for _ in range(200):  # server threads notice their client is gone at their next write
-            if app.hub.stream_clients == 0 and threading.active_count() <= threads + 1:
-                deadline_ok = True
-                break
-            app.hub.next_jpeg(app.hub._jpeg_seq, 0.1)
-        assert deadline_ok, (app.hub.stream_clients, threading.active_count(), threads)
+        # server threads notice their client is gone at their next write
+        gone = wait_until(lambda: app.hub.stream_clients == 0 and threading.active_count() <= threads + 1)
+        assert gone, (app.hub.stream_clients, threading.active_count(), threads)
         assert open_fds() <= fds + 2
 
 

@@ -84,6 +84,21 @@ def test_the_pacing_wait_of_a_realtime_file_is_not_counted_as_decoding():
     assert timer.count["decode"] >= 10 and max(timer.recent["decode"]) == 0.0
 
 
+def test_with_wait_a_source_that_is_not_there_yet_is_waited_for_as_what_it_will_be(tmp_path):
+    camera = open_source(SourceSettings("/dev/video99", 320, 240, 15.0), reconnect=True, wait=True)
+    later = open_source(SourceSettings(str(tmp_path / "later.mp4"), realtime=True), reconnect=True, wait=True)
+    plain = open_source(SourceSettings(str(tmp_path / "later.mp4")), wait=True)
+    try:
+        assert camera.waiting and camera.live and camera.realtime and camera.size == (320, 240)
+        assert later.waiting and not later.live and later.realtime
+        assert plain.waiting and not plain.realtime
+    finally:
+        for source in (camera, later, plain):
+            source.close()
+    with pytest.raises(UserError, match="could not be opened"):
+        open_source(SourceSettings("/dev/video99"), reconnect=True)  # without wait: an error, as before
+
+
 def test_not_a_video_and_missing_file_are_user_errors(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video" * 100)

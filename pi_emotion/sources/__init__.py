@@ -87,9 +87,10 @@ def open_source(settings: SourceSettings, reconnect: bool = False, wait: bool = 
         if not wait:
             raise
         log.warning("%s; waiting for it, retrying with backoff up to %.0f s", exc, MAX_DELAY)
+        camera = is_camera(settings.source)
         return ReconnectingSource(lambda: _open(settings), None, name=settings.source, fps=settings.fps,
-                                  size=(settings.width, settings.height), live=is_camera(settings.source),
-                                  realtime=settings.realtime)
+                                  size=(settings.width, settings.height), live=camera,
+                                  realtime=camera or settings.realtime)
     if reconnect and source.live:
         return ReconnectingSource(lambda: _open(settings), source)
     return source
