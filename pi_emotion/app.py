@@ -87,8 +87,12 @@ def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Dete
     return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator)
 
 
-def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...]) -> list[Output]:
-    """Outputs in the order they run; each is closed by ``stack`` however the run ends."""
+def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...],
+                  stop: threading.Event, pause: threading.Event) -> list[Output]:
+    """Outputs in the order they run; each is closed by ``stack`` however the run ends.
+
+    ``stop`` and ``pause`` are the run's controls, for outputs a person steers (a desktop window).
+    """
     outputs: list[Output] = []
     if settings.events:
         events = open_events(settings, labels)
@@ -100,7 +104,7 @@ def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, lab
         outputs.append(stack.enter_context(closing(BackgroundOutput(writer, keep_all=True, name="video-writer"))))
     from pi_emotion.outputs.display import open_display
 
-    display = open_display(settings.display)
+    display = open_display(settings.display, stop, pause)
     if display is not None:
         outputs.append(stack.enter_context(closing(BackgroundOutput(display, keep_all=False, name="display"))))
     return outputs
@@ -172,7 +176,7 @@ def run(settings: Settings) -> int:
 
         return run_pictures(settings, build_pipeline(settings, None, detector, classifier, []))
     notifier = Notifier()
-    stop = threading.Event()
+    stop, pause = threading.Event(), threading.Event()
 
     def request_stop(*_) -> None:
         notifier.stopping()
@@ -186,7 +190,7 @@ def run(settings: Settings) -> int:
         source = stack.enter_context(closing(open_source(SourceSettings(
             settings.source, settings.width, settings.height, settings.fps, settings.loop, settings.realtime,
             settings.detect_width), reconnect=True, wait=settings.wait_for_source or notifier.active)))
-        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier))
+        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier), stop, pause)
         mqtt = build_mqtt(settings, classifier, detector)
         if mqtt is not None:
             outputs.append(stack.enter_context(closing(mqtt)))
@@ -205,6 +209,6 @@ def run(settings: Settings) -> int:
         pipeline.hooks.append(notifier.on_frame)
         pipeline.idle_hooks.append(notifier.waiting)
         log.info("running on %s with model %s", source.name, classifier.path.name)
-        stats = pipeline.run(stop)
+        stats = pipeline.run(stop, pause)
     print(format_summary(stats, source.name), file=sys.stdout, flush=True)
     return 0

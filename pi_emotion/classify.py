@@ -16,6 +16,7 @@ import numpy as np
 from pi_emotion.align import face_crop
 from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import ModelMeta, meta_path
+from pi_emotion.preprocess import normaliser
 from pi_emotion.results import Detection
 
 
@@ -62,6 +63,7 @@ class EmotionClassifier:
         self._batch = 0
         self._input = np.empty((0, *want_in), self._in_dtype)
         self._lut = self._pixel_table()
+        self._normalise = normaliser(self.meta.preprocess)
 
     def _pixel_table(self) -> np.ndarray:
         """What the network's input tensor holds for each 0..255 pixel: scaling and quantisation in one lookup."""
@@ -80,7 +82,7 @@ class EmotionClassifier:
     def input_dtype(self) -> np.dtype:
         return np.dtype(self._in_dtype)
 
-    def crops(self, image: np.ndarray, faces: list[Detection], margin: float = 0.1) -> np.ndarray:
+    def crops(self, image: np.ndarray, faces: list[Detection], margin: float = 0.0) -> np.ndarray:
         """Model-sized crops (N, H, W, C) as uint8 pixels, from grey (H, W) or BGR (H, W, 3) images.
 
         Faces with landmarks are levelled and framed like the training faces; ``margin`` frames the others.
@@ -104,12 +106,13 @@ class EmotionClassifier:
         n = len(pixels)
         if n == 0:
             return np.zeros((0, len(self.labels)), np.float32)
+        pixels = self._normalise(pixels)
         batch = np.concatenate([pixels, pixels[:, :, ::-1]]) if self.tta else pixels
         raw = self._invoke(batch)
         probs = (raw[:n] + raw[n:]) / 2 if self.tta else raw
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
-    def classify(self, image: np.ndarray, faces: list[Detection], margin: float = 0.1) -> np.ndarray:
+    def classify(self, image: np.ndarray, faces: list[Detection], margin: float = 0.0) -> np.ndarray:
         return self.predict(self.crops(image, faces, margin))
 
     def _invoke(self, pixels: np.ndarray) -> np.ndarray:

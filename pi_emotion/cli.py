@@ -29,7 +29,8 @@ def _run_parser() -> argparse.ArgumentParser:
     from pi_emotion.config import add_flags
 
     p = _Parser(prog="pi-emotion", description="Real-time facial emotion recognition. Subcommands: "
-                "convert, train, evaluate, bench, report, mqtt-forget (pi-emotion SUBCOMMAND --help).")
+                "convert, train, soft-targets, evaluate, explain, bench, report, mqtt-forget "
+                "(pi-emotion SUBCOMMAND --help).")
     p.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
     p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
     p.add_argument("--print-config", action="store_true", help="print the effective configuration and exit")
@@ -98,25 +99,38 @@ def cmd_convert(argv: list[str]) -> int:
 
 
 def cmd_train(argv: list[str]) -> int:
-    from pi_emotion.training.train import ARCHS, TrainOptions
+    from pi_emotion.training import recipe
 
     p = _Parser(prog="pi-emotion train", description="Train the emotion network on FER2013.")
-    p.add_argument("--data", type=Path, required=True, help="FER2013 CSV (.csv or .csv.gz) or class folders")
-    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, model.h5/.keras")
-    p.add_argument("--epochs", type=int, default=75)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--arch", choices=tuple(ARCHS), default="base", help="network size (default: base)")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    p.add_argument("--init", type=Path, help="start from this checkpoint's weights with a fresh schedule")
-    a = p.parse_args(argv)
+    recipe.add_flags(p)
+    opts = recipe.options(p.parse_args(argv))
     _import_tensorflow()
     from pi_emotion.training.train import train
 
-    train(TrainOptions(a.data, a.out, a.epochs, a.lr, seed=a.seed, arch=a.arch, resume=a.resume, init=a.init,
-                       limit=a.limit))
+    train(opts)
     return 0
+
+
+def cmd_soft_targets(argv: list[str]) -> int:
+    from pi_emotion.training.teacher import main
+
+    return main(argv, _Parser)
+
+
+def cmd_explain(argv: list[str]) -> int:
+    p = _Parser(prog="pi-emotion explain", description="Why each face in a picture got its label: its crop, a guided "
+                "back-propagation saliency map and the class probabilities.")
+    p.add_argument("picture", type=Path)
+    p.add_argument("--model", type=Path, help="Keras model, with its converted .tflite and .json beside it "
+                   "(default: the shipped models/emotion.keras)")
+    p.add_argument("--label", help="explain this class (default: each face's top class)")
+    p.add_argument("-o", "--output", type=Path, default=Path("explain.png"), help="PNG to write")
+    a = p.parse_args(argv)
+    _import_tensorflow()
+    from pi_emotion import paths
+    from pi_emotion.training.explain import main
+
+    return main(a.picture, a.model or paths.shipped("emotion.keras"), a.output, a.label)
 
 
 def cmd_evaluate(argv: list[str]) -> int:
@@ -154,6 +168,7 @@ def cmd_mqtt_forget(argv: list[str]) -> int:
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
+    "soft-targets": cmd_soft_targets, "explain": cmd_explain,
     "report": cmd_report, "mqtt-forget": cmd_mqtt_forget,
 }
 

@@ -34,10 +34,14 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".webp", ".tif", ".ti
 
 @dataclass
 class Dataset:
-    """Grey uint8 images (N, H, W) and integer labels into ``FER2013_LABELS``."""
+    """Grey uint8 images (N, H, W) and integer labels into ``FER2013_LABELS``.
+
+    ``split`` names the split the rows were chosen from, None where the data has no splits.
+    """
 
     images: np.ndarray
     labels: np.ndarray
+    split: str | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -53,6 +57,18 @@ def load(path: Path, usage: str = "all", size: tuple[int, int] = (48, 48)) -> Da
     if len(data) == 0:
         raise UserError(f"data {path} has no images for usage {usage!r}")
     return data
+
+
+def select_classes(data: Dataset, classes: tuple[str, ...]) -> Dataset:
+    """The rows of ``classes`` (FER2013 names), labelled by their position in ``classes``."""
+    unknown = [c for c in classes if c not in FER2013_LABELS]
+    if unknown or len(set(classes)) != len(classes) or len(classes) < 2:
+        raise UserError(f"classes must be two or more distinct names out of {', '.join(FER2013_LABELS)}, "
+                        f"not {','.join(classes)}")
+    index = np.full(len(FER2013_LABELS), -1)
+    index[[FER2013_LABELS.index(c) for c in classes]] = np.arange(len(classes))
+    keep = index[data.labels] >= 0
+    return Dataset(data.images[keep], index[data.labels[keep]], data.split)
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -80,7 +96,7 @@ def _load_csv(path: Path, usage: str, size: tuple[int, int]) -> Dataset:
                 labels.append(int(row[0]))
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
         raise UserError(f"{path}: unreadable CSV ({exc})") from None
-    return _stack(images, labels, size)
+    return _stack(images, labels, size, usage if has_usage and usage != "all" else None)
 
 
 def _parse_row(path: Path, lineno: int, row: list[str], size: tuple[int, int]) -> np.ndarray:
@@ -108,10 +124,10 @@ def _resize(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
-def _stack(images: list[np.ndarray], labels: list[int], size: tuple[int, int]) -> Dataset:
+def _stack(images: list[np.ndarray], labels: list[int], size: tuple[int, int], split: str | None) -> Dataset:
     w, h = size
     stacked = np.stack(images) if images else np.zeros((0, h, w), np.uint8)
-    return Dataset(stacked, np.array(labels, dtype=np.int64))
+    return Dataset(stacked, np.array(labels, dtype=np.int64), split)
 
 
 def class_of_folder(name: str) -> str | None:
@@ -149,6 +165,10 @@ def labelled_files(root: Path, usage: str = "all") -> list[tuple[Path, int]]:
     return found
 
 
+def _has_splits(root: Path) -> bool:
+    return any(p.is_dir() and p.name.lower() in SPLIT_FOLDERS for p in root.iterdir())
+
+
 def _load_folders(root: Path, usage: str, size: tuple[int, int]) -> Dataset:
     import cv2
 
@@ -160,4 +180,4 @@ def _load_folders(root: Path, usage: str, size: tuple[int, int]) -> Dataset:
             raise UserError(f"{file}: not a readable image")
         images.append(_resize(grey, size))
         labels.append(label)
-    return _stack(images, labels, size)
+    return _stack(images, labels, size, usage if _has_splits(root) and usage != "all" else None)

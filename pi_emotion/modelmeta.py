@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pi_emotion.errors import UserError
+from pi_emotion.preprocess import NORMALISERS
 
 FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -19,7 +20,8 @@ FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "
 class ModelMeta:
     """Input geometry, pixel scaling and labels of a classifier.
 
-    The network sees ``pixel * scale + offset`` for 0..255 grey (or BGR) pixels.
+    The network sees ``pixel * scale + offset`` for 0..255 grey (or BGR) pixels, after the
+    per-crop normalisation named by ``preprocess`` (a key of ``preprocess.NORMALISERS``).
     """
 
     labels: tuple[str, ...] = FER2013_LABELS
@@ -27,6 +29,7 @@ class ModelMeta:
     channels: int = 1
     scale: float = 1.0
     offset: float = 0.0
+    preprocess: str = "none"
     extra: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
@@ -45,6 +48,7 @@ class ModelMeta:
                 channels=int(data["channels"]),
                 scale=float(data["scale"]),
                 offset=float(data["offset"]),
+                preprocess=str(data.get("preprocess", "none")),
                 extra=dict(data.get("extra", {})),
             )
         except FileNotFoundError:
@@ -53,6 +57,9 @@ class ModelMeta:
             raise UserError(f"model metadata {path} is unreadable: {exc}") from None
         if meta.channels not in (1, 3) or len(meta.labels) < 2 or min(meta.input_size) < 8:
             raise UserError(f"model metadata {path} has impossible values (channels, labels or input size)")
+        if meta.preprocess not in NORMALISERS:
+            raise UserError(f"model metadata {path} asks for preprocessing {meta.preprocess!r}, which this version "
+                            f"does not know ({', '.join(NORMALISERS)}): upgrade pi-emotion")
         return meta
 
 

@@ -18,4 +18,8 @@ def shipped(name: str) -> Path:
 CASCADE = "haarcascade_frontalface_alt2.xml"
 YUNET = "face_detection_yunet_2023mar.onnx"
 MODEL = "emotion.tflite"
-SAMPLE = _PACKAGE.parent / "tests" / "data" / "sample.mp4"  # in a checkout only
+SAMPLES = _PACKAGE.parent / "tests" / "data"  # the bundled sample videos, in a checkout only
+
+
+def sample(name: str) -> Path:
+    return SAMPLES / name

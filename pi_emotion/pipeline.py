@@ -24,6 +24,7 @@ from pi_emotion.track import Tracker, label_name
 
 log = logging.getLogger(__name__)
 FrameHook = Callable[[FrameResult, RunStats], None]
+PAUSE_POLL = 0.05  # seconds between looks at the pause control
 
 
 class Pipeline:
@@ -108,13 +109,19 @@ class Pipeline:
         name = type(getattr(output, "output", output)).__name__
         log.error("%s stopped: %s; the other outputs go on", name, exc)
 
-    def run(self, stop: threading.Event | None = None) -> RunStats:
-        """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set."""
+    def run(self, stop: threading.Event | None = None, pause: threading.Event | None = None) -> RunStats:
+        """Process frames until the source ends, ``max_frames`` is reached or ``stop`` is set.
+
+        While ``pause`` is set no frame is taken (a file waits where it is; a camera's frames are dropped).
+        """
         stop = stop or threading.Event()
         capture = ThreadedCapture(self.source, newest_only=self.source.realtime, timer=self.stats.stages)
         timer = self.stats.stages
         try:
             while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):
+                if pause is not None and pause.is_set():
+                    stop.wait(PAUSE_POLL)
+                    continue
                 with timer.stage("capture"):
                     frame = capture.read(timeout=0.5)
                 self.stats.dropped, self.stats.corrupt = capture.dropped, self.source.corrupt

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 
+from pi_emotion import privacy
 from pi_emotion.annotate import annotate
 from pi_emotion.config import Settings
 from pi_emotion.errors import UserError
@@ -30,6 +31,9 @@ def describe(result: FrameResult) -> str:
 
 def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
     """Each picture of ``settings.source``; 0 when every picture could be read, 1 when some could not."""
+    if privacy.aggregates_only(settings):
+        raise UserError("--privacy aggregate: still pictures are scored one by one, face by face; "
+                        "aggregates-only is for cameras and videos")
     folder = Path(settings.output) if settings.output else None
     if folder is not None and (folder.suffix or (folder.exists() and not folder.is_dir())):
         raise UserError(f"--output {folder}: for pictures, give a folder for the annotated copies")
@@ -53,7 +57,8 @@ def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
             if events is not None:
                 events.write(None, result)
             if folder is not None:
-                cv2.imwrite(str(folder / (path.stem + ".jpg")), annotate(frame.image, result))
+                picture = annotate(frame.image, result, blur_faces=settings.blur_faces, notice=settings.notice)
+                cv2.imwrite(str(folder / (path.stem + ".jpg")), picture)
     finally:
         if events is not None:
             events.close()

@@ -61,10 +61,12 @@ class Appliance:
         self.stop = threading.Event()
         self.first_frame = threading.Event()
         self.stop_at_frame = stop_at_frame
+        self.last_frame = -1
         self.pipeline.hooks.append(self._hook)
         self.thread = threading.Thread(target=self.pipeline.run, args=(self.stop,), daemon=True)
 
     def _hook(self, result, stats) -> None:
+        self.last_frame = result.frame
         self.first_frame.set()
         if self.stop_at_frame and result.frame >= self.stop_at_frame:
             self.stop.set()

@@ -108,3 +108,12 @@ def test_placement_is_deterministic_for_a_seed():
     a, b = (random_placement(np.random.default_rng(7)) for _ in range(2))
     assert a == b
     assert face_matrix(48, a).shape == (2, 3)
+
+
+def test_the_framing_measurement_puts_the_points_where_the_template_has_them():
+    from pi_emotion.bench.framing import measure_framing
+
+    report = measure_framing(DATA / "fer2013-sample.csv.gz", faces=80, usage="all")
+    assert report["found"] > 60
+    measured = np.array(list(report["median"].values()))
+    assert np.abs(measured - TEMPLATE * 48).max() < 2.5  # pixels of 48, on a small sample

@@ -1,11 +1,15 @@
-"""The framebuffer output against a file-backed framebuffer and a stand-in sysfs directory."""
+"""The framebuffer against a file-backed framebuffer and stand-in sysfs; the window against a scripted HighGUI."""
+
+import json
+import threading
 
 import cv2
 import numpy as np
 import pytest
 
 from pi_emotion.errors import UserError
-from pi_emotion.outputs.display import FramebufferDisplay, WindowDisplay, has_gui, open_display
+from pi_emotion.outputs.display import FramebufferDisplay, open_display
+from pi_emotion.outputs.window import WindowDisplay, has_gui
 from pi_emotion.results import FrameResult
 
 
@@ -57,12 +61,110 @@ def test_missing_sysfs_or_odd_depth_is_a_user_error(tmp_path):
 
 
 def test_display_spec_parsing(tmp_path):
-    assert open_display("none") is None
+    assert open_display("none", threading.Event(), threading.Event()) is None
     with pytest.raises(UserError, match="--display"):
-        open_display("hdmi")
+        open_display("hdmi", threading.Event(), threading.Event())
 
 
 @pytest.mark.skipif(has_gui(), reason="this OpenCV has a GUI")
 def test_window_without_gui_names_the_fix():
     with pytest.raises(UserError, match="opencv-python"):
-        WindowDisplay()
+        WindowDisplay(threading.Event(), threading.Event())
+
+
+class ScriptedGui:
+    """OpenCV's HighGUI as a window sees it (imshow, waitKey, destroyAllWindows), with keys typed by the test.
+
+    ``waitKey`` answers -1 (no key) until the test types one, as the real call does after its delay.
+    """
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.keys: list[int] = []
+        self.shown = 0
+        self.calls = 0
+        self.destroyed = False
+
+    def imshow(self, title, image):
+        with self.cond:
+            self.shown += 1
+            self.cond.notify_all()
+
+    def waitKey(self, ms):
+        with self.cond:
+            self.calls += 1
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.keys, ms / 1000)
+            return self.keys.pop(0) if self.keys else -1
+
+    def destroyAllWindows(self):
+        self.destroyed = True
+
+    def type(self, key):
+        """Type a key and return once the window has handled it (it is back waiting for the next)."""
+        with self.cond:
+            self.keys.append(ord(key) if isinstance(key, str) else key)
+            self.cond.notify_all()
+            assert self.cond.wait_for(lambda: not self.keys, 30)
+            handled = self.calls + 1
+            assert self.cond.wait_for(lambda: self.calls >= handled, 30)
+
+    def wait_shown(self, n):
+        with self.cond:
+            assert self.cond.wait_for(lambda: self.shown >= n, 30)
+
+
+def test_window_keys_save_pause_and_quit_a_real_run(tmp_path):
+    from conftest import SAMPLE
+
+    from pi_emotion.app import build_classifier, build_detector, build_pipeline
+    from pi_emotion.config import Settings
+    from pi_emotion.sources.video import VideoFileSource
+
+    gui, stop, pause = ScriptedGui(), threading.Event(), threading.Event()
+    window = WindowDisplay(stop, pause, tmp_path, gui=gui, clock=lambda: 0.0)
+    settings = Settings(source=str(SAMPLE))
+    source = VideoFileSource(SAMPLE)
+    pipeline = build_pipeline(settings, source, build_detector(settings), build_classifier(settings), [window])
+    frames = []
+    paused_at, ran_on = threading.Event(), threading.Event()
+
+    def on_frame(result, stats):
+        frames.append(result.frame)
+        if result.frame == 5:
+            gui.type(" ")  # pause
+            paused_at.set()
+        if result.frame == 8:
+            ran_on.set()
+
+    pipeline.hooks.append(on_frame)
+    runner = threading.Thread(target=pipeline.run, args=(stop, pause))
+    runner.start()
+    assert paused_at.wait(60)
+    assert pause.is_set()
+    gui.wait_shown(1)
+    gui.type("s")  # save what is on screen
+    assert window.saved
+    count = len(frames)
+    assert not stop.wait(0.3) and len(frames) <= count + 1  # paused: no frames taken (one may be in flight)
+    gui.type(" ")  # resume
+    assert ran_on.wait(60)
+    gui.type("q")
+    runner.join(60)
+    window.close()
+    assert not runner.is_alive() and stop.is_set()
+    assert count < len(frames) < 180  # it ran on after the pause, and q ended it before the file did
+    assert gui.destroyed
+    (png,) = window.saved
+    saved = json.loads(png.with_suffix(".json").read_text())
+    assert cv2.imread(str(png)).shape == (480, 640, 3) and saved["frame"] <= 6 and saved["faces"]
+    source.close()
+
+
+def test_escape_quits_too():
+    gui, stop, pause = ScriptedGui(), threading.Event(), threading.Event()
+    window = WindowDisplay(stop, pause, gui=gui)
+    gui.type(27)
+    assert stop.wait(30)
+    window.close()
+    assert gui.destroyed

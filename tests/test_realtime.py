@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, run_cli
+from conftest import DATA, SAMPLE, assert_user_error, run_cli
 
 from pi_emotion.capture import ThreadedCapture
 from pi_emotion.sources import Frame, FrameSource
@@ -113,3 +113,21 @@ def test_benchmarks_classify_as_the_appliance_is_configured(tta):
 
     with served_pipeline(Settings(source=str(SAMPLE), tta=tta), frames=1) as (pipeline, _hub, _port):
         assert pipeline.classifier.tta is tta
+
+
+def test_bench_scores_each_detector_against_the_scene_ground_truth():
+    proc = run_cli("bench", "--detectors", "haar,yunet", "--source", DATA / "scene.mp4", "--json", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    haar, yunet = json.loads(proc.stdout)
+    assert (haar["detector"], yunet["detector"]) == ("haar", "yunet")
+    assert haar["frames"] == yunet["frames"] == 120 and yunet["faces_shown_per_frame"] > 3
+    assert yunet["faces_found"] > haar["faces_found"] + 0.2  # the dim, turned and small faces
+    assert yunet["frames_with_face_found"] >= 0.95
+    assert yunet["cpu_ms_per_frame"] > 0 and "detect" in yunet["stage_ms"]
+
+
+def test_bench_detectors_needs_ground_truth_and_known_names(tmp_path):
+    assert_user_error(run_cli("bench", "--detectors", "haar,mtcnn"), "mtcnn")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(SAMPLE.read_bytes())
+    assert_user_error(run_cli("bench", "--detectors", "yunet", "--source", clip), "ground truth")

@@ -86,7 +86,7 @@ def test_snapshot_status_events_and_healthz():
 def test_no_jpeg_is_encoded_while_nobody_watches():
     with appliance(stop_at_frame=40) as app:
         app.thread.join(30)
-        assert app.pipeline.stats.frames >= 40
+        assert not app.thread.is_alive() and app.last_frame >= 40
         assert app.hub.encoded == 0
 
 
@@ -125,7 +125,7 @@ def test_ten_clients_all_get_frames_and_a_stuck_one_holds_up_nothing():
             c.done.set()
             c.conn.close()
         blocker.close()
-    assert finished and app.pipeline.stats.frames >= 120
+    assert finished and app.last_frame >= 120  # a busy machine may drop a frame or two on the way: no matter
     assert min(c.frames for c in clients) >= 3
 
 

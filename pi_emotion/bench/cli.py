@@ -18,6 +18,7 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--config", type=Path, help="TOML config file whose settings to measure")
     p.add_argument("--detect-every", type=int, help="override the setting of that name")
+    p.add_argument("--detect-width", type=int, help="override the setting of that name")
     p.add_argument("--keras", type=Path, help="Keras model for the tutorial reference "
                    "(default: models/emotion.keras when TensorFlow is installed)")
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
@@ -26,18 +27,29 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--soak", type=int, metavar="FRAMES", help="soak test instead: FRAMES frames (100000 is about "
                    "an hour) of a camera that drops out now and then, with the stream on, clients coming and "
                    "going and the events file rotating; memory, files and threads sampled, growth per hour")
+    p.add_argument("--detectors", metavar="NAME,NAME",
+                   help="instead: faces found against the ground truth and CPU per frame for each detector, on "
+                        "the bundled samples (or --source, with NAME.faces.json beside it), e.g. haar,yunet")
+    p.add_argument("--framing", type=Path, metavar="FER2013_CSV",
+                   help="instead: where the eyes, nose and mouth of this data's training faces sit in their crops")
     p.add_argument("--integrations", action="store_true", help="instead: CPU per frame with MQTT (to a local "
                    "mosquitto) and /metrics scraped 10 times a second, and the report's speed on a generated day "
                    "of events")
     a = p.parse_args(argv)
+    if a.framing:
+        from pi_emotion.bench.framing import format_framing, measure_framing
+
+        report = measure_framing(a.framing)
+        print(json.dumps(report) if a.json else format_framing(report))
+        return 0
+    if a.detectors:
+        return _detectors(a, config)
     if a.frames < 1:
         raise UserError("--frames must be at least 1")
-    source = a.source or str(paths.SAMPLE)
+    source = a.source or str(paths.sample("sample.mp4"))
     if not Path(source).is_file():
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
-    flags = {"source": source}
-    if a.detect_every:
-        flags["detect_every"] = a.detect_every
+    flags = {"source": source, **overrides(a)}
     settings = config.resolve(flags, a.config)
     if a.stream_clients:
         try:
@@ -78,3 +90,28 @@ def main(argv: list[str], parser_class) -> int:
     report = run_bench(settings, a.frames, keras_model)
     print(json.dumps(report) if a.json else format_report(report))
     return 0
+
+
+def _detectors(a, config) -> int:
+    from pi_emotion.bench.detection import detection_row, format_rows
+    from pi_emotion.detectors import DETECTORS
+
+    names = a.detectors.split(",")
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown:
+        raise UserError(f"--detectors: unknown detector {unknown[0]!r} (have {', '.join(DETECTORS)})")
+    videos = [Path(a.source)] if a.source else [paths.sample("sample.mp4"), paths.sample("scene.mp4")]
+    rows = []
+    for video in videos:
+        if not video.is_file():
+            raise UserError(f"bench needs a video file: {video} not found (give --source)")
+        for name in names:
+            flags = {"source": str(video), "detector": name, **overrides(a)}
+            rows.append(detection_row(config.resolve(flags, a.config), video))
+    print(json.dumps(rows) if a.json else format_rows(rows))
+    return 0
+
+
+def overrides(a) -> dict:
+    """The settings given on the bench's own command line."""
+    return {key: value for key, value in (("detect_every", a.detect_every), ("detect_width", a.detect_width)) if value}

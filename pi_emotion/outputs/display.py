@@ -1,8 +1,9 @@
-"""Showing the annotated picture: the Linux framebuffer (HDMI without a desktop) or a desktop window."""
+"""Showing the annotated picture: the Linux framebuffer (HDMI without a desktop), or a desktop window."""
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -66,38 +67,17 @@ class FramebufferDisplay:
         os.close(self._fd)
 
 
-class WindowDisplay:
-    """An OpenCV window, for a desktop; needs a GUI build of OpenCV."""
+def open_display(spec: str, stop: threading.Event, pause: threading.Event, sysfs: Path = SYSFS):
+    """``none``, ``window``, ``fb`` or ``fb:/dev/fbN``; None for no display.
 
-    needs_image = True
-    TITLE = "pi-emotion"
-
-    def __init__(self) -> None:
-        if not has_gui():
-            raise UserError("--display window needs OpenCV with GUI support: pip uninstall "
-                            "opencv-python-headless && pip install opencv-python (or use --display fb / --stream)")
-
-    def write(self, image: np.ndarray | None, result: FrameResult) -> None:
-        cv2.imshow(self.TITLE, image)
-        cv2.waitKey(1)
-
-    def close(self) -> None:
-        cv2.destroyAllWindows()
-
-
-def has_gui() -> bool:
-    for line in cv2.getBuildInformation().splitlines():
-        if line.strip().startswith("GUI:"):
-            return line.split(":", 1)[1].strip().upper() not in ("NONE", "")
-    return False
-
-
-def open_display(spec: str, sysfs: Path = SYSFS):
-    """``none``, ``window``, ``fb`` or ``fb:/dev/fbN``; None for no display."""
+    A window is steered by keys: it gets the run's ``stop`` and ``pause``.
+    """
     if spec in ("", "none"):
         return None
     if spec == "window":
-        return WindowDisplay()
+        from pi_emotion.outputs.window import WindowDisplay
+
+        return WindowDisplay(stop, pause)
     if spec == "fb" or spec.startswith("fb:"):
         return FramebufferDisplay(Path(spec[3:] or "/dev/fb0"), sysfs)
     raise UserError(f"--display {spec!r}: use none, window, fb or fb:/dev/fbN")

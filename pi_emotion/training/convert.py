@@ -15,6 +15,7 @@ import numpy as np
 from pi_emotion import datasets
 from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta, meta_path
+from pi_emotion.preprocess import normaliser
 
 INPUT_RANGES = {"0,255": (1.0, 0.0), "0,1": (1 / 255, 0.0), "-1,1": (1 / 127.5, -1.0)}
 
@@ -93,8 +94,11 @@ def convert(opts: ConvertOptions) -> dict:
         raise UserError("int8 conversion needs representative faces: give --calibration DATA (or use --float)")
     sample = calibration_pixels(opts.calibration, meta, opts.samples, opts.seed) if opts.calibration else None
 
+    normalise = normaliser(meta.preprocess)
+
     def normalised(x: np.ndarray) -> np.ndarray:
-        return x.astype(np.float32) * meta.scale + meta.offset
+        """What the network sees for uint8 crops, as the appliance's classifier prepares them."""
+        return normalise(x).astype(np.float32) * meta.scale + meta.offset
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if not opts.float_model:
@@ -114,7 +118,7 @@ def convert(opts: ConvertOptions) -> dict:
     meta.save(meta_path(opts.output))
 
     report = {"model": str(opts.model), "output": str(opts.output), "labels": list(meta.labels),
-              "input_size": list(meta.input_size), "channels": meta.channels,
+              "input_size": list(meta.input_size), "channels": meta.channels, "preprocess": meta.preprocess,
               "keras_bytes": opts.model.stat().st_size, "tflite_bytes": len(flat)}
     classifier = EmotionClassifier(opts.output)
     report["input_type"] = str(classifier.input_dtype)
@@ -130,7 +134,8 @@ def print_report(report: dict) -> None:
     kind = "int8" if report["input_type"] == "int8" else "float32"
     print(f"wrote {report['output']} ({kind} in/out) and {Path(report['output']).with_suffix('.json').name}")
     w, h = report["input_size"]
-    print(f"input {w}x{h}x{report['channels']}, {len(report['labels'])} classes: {', '.join(report['labels'])}")
+    print(f"input {w}x{h}x{report['channels']}, {len(report['labels'])} classes: {', '.join(report['labels'])}"
+          + (f", per-crop preprocessing '{report['preprocess']}'" if report["preprocess"] != "none" else ""))
     print(f"size {report['keras_bytes'] / 1024:.0f} KiB (Keras) -> {report['tflite_bytes'] / 1024:.0f} KiB (TFLite)")
     if "agreement" in report:
         print(f"Keras vs TFLite top-1 agreement on {report['samples']} calibration faces: "

@@ -28,7 +28,7 @@ def _sep_block(x, filters: int, name: str):
 
 def build(stem: int, widths: tuple[int, ...], num_classes: int = 7, size: int = 48,
           dropout: float = 0.3) -> keras.Model:
-    """The network at one of the sizes in ``training.train.ARCHS`` (stem channels, block widths)."""
+    """The network at one of the sizes in ``training.recipe.ARCHS`` (stem channels, block widths)."""
     inputs = keras.Input((size, size, 1), name="face")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="pixels")(inputs)
     x = layers.Conv2D(stem, 3, padding="same", use_bias=False, name="stem1")(x)

@@ -1,174 +1,262 @@
-"""Train the emotion network on FER2013 with checkpoints every epoch and exact resume.
+"""Train the emotion network on FER2013, resumable exactly after any epoch.
 
-Model selection uses PublicTest only; the network never trains on it.
+Model selection uses PublicTest only (the validation split); the network never trains
+on it. Each epoch: its augmented faces are made (in a background thread while the
+previous epoch trains), one pass of Keras ``fit``, the weight average updated after
+every step, validation of the averaged weights on PublicTest and on its
+camera-condition copy, then the rolling checkpoint. Only Keras APIs touch the network,
+so the same code trains on any Keras backend.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import time
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
-from pi_emotion import datasets
+from pi_emotion import camera_conditions, datasets
 from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta
+from pi_emotion.preprocess import normaliser
+from pi_emotion.training import augment, teacher
+from pi_emotion.training.network import build
+from pi_emotion.training.recipe import ARCHS, BATCH, TrainOptions, should_pause
+from pi_emotion.training.run_folder import BEST, Checkpoint, RunFolder, State
 
-BATCH = 64  # even, and the last short batch is dropped: TF's oneDNN path crashes on odd batches
-LABEL_SMOOTHING = 0.1  # FER2013 labels are noisy: do not push the network to be certain of them
-# Sizes of the network (keyword arguments of network.build). "base" has 2.6x the weights of
-# "small" and twice its multiplies: it trains 1.6x slower and still runs in well under 1 ms per face.
-ARCHS: dict[str, dict] = {
-    "small": {"stem": 24, "widths": (96, 192, 256)},
-    "base": {"stem": 32, "widths": (128, 256, 512)},
-}
+VALIDATION_SEED = 0  # the camera-condition copy of PublicTest is evaluate --degrade's default copy
 
 
 @dataclass
-class TrainOptions:
-    data: Path
-    out: Path
-    epochs: int = 75
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    seed: int = 1
-    arch: str = "base"  # a key of ARCHS
-    resume: bool = False
-    init: Path | None = None  # start from these weights with a fresh schedule (a second cosine cycle)
-    limit: int = 0  # use only the first N training images (smoke tests)
+class TrainingData:
+    faces: np.ndarray  # uint8 (N, 48, 48)
+    targets: np.ndarray  # float32 (N, classes): one-hot, or mixed with the teacher's probabilities
+    weights: np.ndarray  # float32 (N,)
+    val_clean: np.ndarray  # float32 (M, 48, 48, 1), normalised as the network sees it
+    val_camera: np.ndarray  # the same faces in camera conditions
+    val_labels: np.ndarray
+    fingerprint: str  # of the whole Training split
 
 
-def _class_weights(labels: np.ndarray, k: int) -> dict[int, float]:
-    """Inverse-square-root frequency: helps 'disgust' without giving up overall accuracy."""
+def class_weights(labels: np.ndarray, k: int) -> np.ndarray:
+    """Inverse-square-root frequency, mean 1: helps rare classes without giving up overall accuracy."""
     counts = np.bincount(labels, minlength=k).astype(float)
     w = (counts.sum() / np.maximum(counts, 1) / k) ** 0.5
-    return {i: float(v / w.mean()) for i, v in enumerate(w)}
+    return (w / w.mean()).astype(np.float32)
 
 
-def _augmenter(seed: int):
-    import keras
-    from keras import layers
+def load_data(o: TrainOptions) -> TrainingData:
+    full = datasets.load(o.data, "Training")
+    if full.split != "Training":
+        raise UserError(f"{o.data}: training needs its Training and PublicTest splits (a FER2013 CSV with a Usage "
+                        "column, or train/ and test/ folders)")
+    val = datasets.load(o.data, "PublicTest")
+    soft = teacher.load(o.teacher, full) if o.teacher else None
+    train = full
+    if o.limit:
+        train = datasets.Dataset(full.images[: o.limit], full.labels[: o.limit], full.split)
+        soft = None if soft is None else soft[: o.limit]
+    camera = datasets.Dataset(camera_conditions.degrade(val.images, VALIDATION_SEED), val.labels, val.split)
+    if o.classes != FER2013_LABELS:
+        columns = [FER2013_LABELS.index(c) for c in o.classes]
+        if soft is not None:
+            soft = soft[np.isin(train.labels, columns)][:, columns]
+            soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-9)
+        train, val, camera = (datasets.select_classes(d, o.classes) for d in (train, val, camera))
+    if len(train) < 2 * BATCH:
+        raise UserError(f"{o.data}: {len(train)} training images are too few (need at least {2 * BATCH})")
+    k = len(o.classes)
+    targets = np.eye(k, dtype=np.float32)[train.labels]
+    if soft is not None:
+        targets = (1 - o.teacher_weight) * targets + o.teacher_weight * soft.astype(np.float32)
+    weights = class_weights(train.labels, k)[train.labels] if o.class_weights else np.ones(len(train), np.float32)
+    normalise = normaliser(o.normalise)
 
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
-            layers.RandomRotation(0.05, fill_mode="reflect", seed=seed),
-            layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed),
-            layers.RandomContrast(0.3, seed=seed),
-            layers.RandomBrightness(0.2, value_range=(0, 255), seed=seed),
-        ],
-        name="augment",
-    )
+    def network_input(images: np.ndarray) -> np.ndarray:
+        return normalise(images)[..., None].astype(np.float32)
 
-
-def _progress_callback(log_path: Path):
-    import keras
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.monotonic()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            line = (f"epoch {epoch + 1}: loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
-                    f"val_loss {logs.get('val_loss', 0):.4f} val_acc {logs.get('val_accuracy', 0):.4f} "
-                    f"time {time.monotonic() - self.start:.0f}s")
-            print(line, flush=True)
-            with log_path.open("a") as fh:
-                fh.write(line + "\n")
-
-    return Progress()
+    return TrainingData(train.images, targets, weights, network_input(val.images), network_input(camera.images),
+                        val.labels, teacher.fingerprint(full))
 
 
-def train(opts: TrainOptions) -> Path:
-    """Train (or resume) into ``opts.out``; returns the path of the best model's ``.h5``."""
-    import keras
-    import tensorflow as tf
+class WeightAverage(keras.callbacks.Callback):
+    """Exponential moving average of all weights (batch-norm statistics included), updated every step.
 
-    from pi_emotion.training.network import build
+    With ``decay`` 0 it is simply the current weights. The decay ramps up over the first
+    steps ((1 + n) / (10 + n)) so that the average is not anchored to the initial weights.
+    """
 
-    opts.out.mkdir(parents=True, exist_ok=True)
-    last, best = opts.out / "last.keras", opts.out / "best.keras"
-    state_path = opts.out / "state.json"
-    train_set = datasets.load(opts.data, "Training")
-    val_set = datasets.load(opts.data, "PublicTest")
-    if opts.limit:
-        train_set = datasets.Dataset(train_set.images[: opts.limit], train_set.labels[: opts.limit])
-    if len(train_set) < 2 * BATCH:
-        raise UserError(f"{opts.data}: {len(train_set)} training images are too few (need at least {2 * BATCH})")
+    def __init__(self, decay: float, updates: int, average: list[np.ndarray]) -> None:
+        super().__init__()
+        self.decay, self.updates, self.average = decay, updates, average
 
-    keras.utils.set_random_seed(opts.seed)
-    steps = len(train_set) // BATCH
-    initial_epoch = 0
-    if opts.resume and last.exists() and state_path.exists():
-        model = keras.models.load_model(last)
-        initial_epoch = json.loads(state_path.read_text())["epoch"]
-        print(f"resuming after epoch {initial_epoch}", flush=True)
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if not self.decay:
+            return
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for a, w in zip(self.average, self.model.get_weights()):
+            a *= d
+            a += (1 - d) * w
+
+    def current(self, model: keras.Model) -> list[np.ndarray]:
+        return self.average if self.decay else model.get_weights()
+
+
+def make_optimizer(o: TrainOptions, steps: int) -> keras.optimizers.Optimizer:
+    """Linear warm-up to the peak, then cosine decay to 1% of it at the last epoch."""
+    warmup = min(o.warmup, o.epochs)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=steps * max(o.epochs - warmup, 1), warmup_target=o.lr, warmup_steps=steps * warmup,
+        alpha=0.01)
+    if o.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=o.weight_decay)
+    return keras.optimizers.AdamW(schedule, weight_decay=o.weight_decay)
+
+
+def init_weights(model: keras.Model, path: Path) -> str:
+    """Copy the weights of ``path``'s layers that match this network's by name and shape."""
+    from pi_emotion.training.convert import load_keras
+
+    source = {layer.name: layer for layer in load_keras(path).layers}
+    copied, fresh = 0, []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        src = source.get(layer.name)
+        if src is not None and [w.shape for w in src.get_weights()] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(src.get_weights())
+            copied += 1
+        else:
+            fresh.append(layer.name)
+    if not copied:
+        raise UserError(f"--init {path}: none of its layers fits this network (--arch?)")
+    return f"starting from the weights of {path} ({copied} layers" + (f"; new: {', '.join(fresh)})" if fresh else ")")
+
+
+def _restore(variables: list, values: list[np.ndarray], what: str, path: Path) -> None:
+    if len(variables) != len(values) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values)):
+        raise UserError(f"the checkpoint in {path} does not fit this {what}; move it away or use another --out")
+    for v, a in zip(variables, values):
+        v.assign(a)
+
+
+def _accuracy(model: keras.Model, x: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(model.predict(x, batch_size=256, verbose=0).argmax(1) == labels))
+
+
+def train(o: TrainOptions) -> Path:
+    """Train (start, or resume with ``o.resume``) in ``o.out``; returns the exported ``model.keras``."""
+    folder = RunFolder(o.out)
+    try:
+        return _train(o, folder)
+    finally:
+        folder.close()
+
+
+def _train(o: TrainOptions, folder: RunFolder) -> Path:
+    ckpt = None
+    if folder.has_checkpoint():
+        if not o.resume:
+            raise UserError(f"{o.out} already holds a run: add --resume to continue it, or choose another --out")
+        folder.check_options(o.identity())
+        ckpt = folder.load()
+    elif o.resume:
+        folder.log(f"no checkpoint in {o.out}: starting a new run")
+    data = load_data(o)
+    if ckpt is not None and ckpt.state.data_fingerprint != data.fingerprint:
+        raise UserError(f"{o.out} was trained on other data than {o.data}; resume with the same data")
+    steps = len(data.faces) // BATCH
+    keras.utils.set_random_seed(o.seed)
+    model = build(num_classes=len(o.classes), **ARCHS[o.arch])
+    shadow = build(num_classes=len(o.classes), **ARCHS[o.arch])  # holds the averaged weights for validation
+    optimizer = make_optimizer(o, steps)
+    model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=o.label_smoothing),
+                  metrics=["accuracy"])
+    optimizer.build(model.trainable_variables)
+    if ckpt is not None:
+        state = ckpt.state
+        _restore(model.variables, ckpt.arrays["model"], "network", o.out)
+        _restore(optimizer.variables, ckpt.arrays["optimizer"], "optimizer", o.out)
+        average = WeightAverage(o.ema, state.ema_updates, ckpt.arrays.get("ema", []))
+        folder.log(f"resuming after epoch {state.epoch} of {o.epochs}")
     else:
-        model = build(num_classes=len(FER2013_LABELS), **ARCHS[opts.arch])
-        if opts.init is not None:
-            model.set_weights(keras.models.load_model(opts.init).get_weights())
-            print(f"starting from the weights of {opts.init}", flush=True)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=steps * opts.epochs, warmup_target=opts.lr, warmup_steps=steps * 2, alpha=0.01)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=opts.weight_decay),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
-                      metrics=["accuracy"])
-        (opts.out / "options.json").write_text(json.dumps(asdict(opts), default=str, indent=2) + "\n")
-        print(f"{model.name}: {model.count_params():,} parameters, {steps} steps/epoch", flush=True)
+        state = State(data_fingerprint=data.fingerprint)
+        if o.init is not None:
+            folder.log(init_weights(model, o.init))
+        average = WeightAverage(o.ema, 0, model.get_weights() if o.ema else [])
+        folder.write_options(o.identity())
+        folder.log(f"{model.name} ({o.arch}): {model.count_params():,} parameters, {len(data.faces)} faces, "
+                   f"{steps} steps/epoch, {len(o.classes)} classes")
+    normalise = normaliser(o.normalise)
 
-    augment = _augmenter(opts.seed)
-    x_train = train_set.images[..., None].astype("float32")
-    k = len(FER2013_LABELS)
-    ds = (tf.data.Dataset.from_tensor_slices((x_train, keras.utils.to_categorical(train_set.labels, k)))
-          .shuffle(len(train_set), seed=opts.seed, reshuffle_each_iteration=True)
-          .batch(BATCH, drop_remainder=True)
-          .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-          .prefetch(2))
-    val_n = len(val_set) - len(val_set) % 2
-    val = (val_set.images[:val_n, ..., None].astype("float32"), keras.utils.to_categorical(val_set.labels[:val_n], k))
+    def epoch_data(epoch: int) -> augment.Epoch:
+        return augment.make_epoch(data.faces, data.targets, data.weights, o, epoch, normalise)
 
-    class SaveState(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            self.model.save(last)
-            state_path.write_text(json.dumps({"epoch": epoch + 1}) + "\n")
+    if state.finished:
+        folder.log(f"the run finished after epoch {state.epoch}; exporting its best epoch again")
+    started, here = time.monotonic(), 0
+    with ThreadPoolExecutor(1) as pool:
+        upcoming = pool.submit(epoch_data, state.epoch) if not state.finished else None
+        while not state.finished:
+            t0 = time.monotonic()
+            epoch = upcoming.result()
+            if state.epoch + 1 < o.epochs:
+                upcoming = pool.submit(epoch_data, state.epoch + 1)
+            fit = model.fit(epoch.faces, epoch.targets, sample_weight=epoch.weights, batch_size=BATCH, epochs=1,
+                            shuffle=False, verbose=0, callbacks=[average])
+            shadow.set_weights(average.current(model))
+            clean = _accuracy(shadow, data.val_clean, data.val_labels)
+            camera = _accuracy(shadow, data.val_camera, data.val_labels)
+            score = {"clean": clean, "camera": camera, "mean": (clean + camera) / 2}[o.select]
+            state.epoch += 1
+            state.ema_updates = average.updates
+            best = score > state.best_score
+            if best:
+                state.best_score, state.best_epoch = score, state.epoch
+                shadow.save_weights(o.out / ("new-" + BEST))  # swapped in whole: never half a file
+                os.replace(o.out / ("new-" + BEST), o.out / BEST)
+            seconds = time.monotonic() - t0
+            state.history.append({"epoch": state.epoch, "loss": round(fit.history["loss"][0], 5),
+                                  "accuracy": round(fit.history["accuracy"][0], 5), "val_accuracy": round(clean, 5),
+                                  "val_camera_accuracy": round(camera, 5),
+                                  "lr": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                                  "seconds": round(seconds, 1)})
+            stalled = o.patience and state.epoch - state.best_epoch >= o.patience
+            state.finished = state.epoch >= o.epochs or bool(stalled)
+            folder.save(Checkpoint(state, {"model": [keras.ops.convert_to_numpy(v) for v in model.variables],
+                                           "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables],
+                                           "ema": average.average}))
+            h = state.history[-1]
+            folder.log(f"epoch {state.epoch}/{o.epochs}: loss {h['loss']:.4f} acc {h['accuracy']:.4f} "
+                       f"val_acc {clean:.4f} val_camera_acc {camera:.4f} lr {h['lr']:.2e} "
+                       f"time {seconds:.0f}s{'  *' if best else ''}")
+            if stalled:
+                folder.log(f"no better checkpoint for {o.patience} epochs: stopping early")
+            here += 1
+            if not state.finished and should_pause(o, here, time.monotonic() - started, seconds):
+                folder.log(f"paused after epoch {state.epoch} of {o.epochs}: continue with the same command "
+                           "and --resume")
+                break
+        if upcoming is not None:
+            upcoming.cancel()
+    best = state.history[state.best_epoch - 1]
+    folder.log(f"best so far: epoch {state.best_epoch}, PublicTest {best['val_accuracy']:.2%}, "
+               f"camera-condition copy {best['val_camera_accuracy']:.2%}")
+    return export(o, shadow)
 
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max", save_best_only=True,
-                                        initial_value_threshold=_best_so_far(opts.out / "history.csv")),
-        keras.callbacks.CSVLogger(opts.out / "history.csv", append=initial_epoch > 0),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=15),
-        _progress_callback(opts.out / "train.log"),
-        SaveState(),
-    ]
-    if initial_epoch < opts.epochs:
-        model.fit(ds, validation_data=val, batch_size=BATCH, epochs=opts.epochs, initial_epoch=initial_epoch,
-                  class_weight=_class_weights(train_set.labels, k), callbacks=callbacks,
-                  verbose=0)
-    return export(best if best.exists() else last, opts.out)
 
-
-def _best_so_far(history: Path) -> float | None:
-    if not history.exists():
-        return None
-    rows = history.read_text().splitlines()
-    if len(rows) < 2:
-        return None
-    col = rows[0].split(",").index("val_accuracy")
-    return max(float(r.split(",")[col]) for r in rows[1:])
-
-
-def export(checkpoint: Path, out: Path) -> Path:
-    """Write the chosen checkpoint as ``model.keras`` and legacy ``model.h5``, with its metadata."""
-    import keras
-
-    model = keras.models.load_model(checkpoint, compile=False)  # weights only: no optimizer state to ship
-    model.save(out / "model.keras")
-    model.save(out / "model.h5")
+def export(o: TrainOptions, model: keras.Model) -> Path:
+    """The selected epoch's weights as ``model.keras`` and legacy ``model.h5``, with their metadata."""
+    model.load_weights(o.out / BEST)
+    model.save(o.out / "model.keras")
+    model.save(o.out / "model.h5")
     size = int(model.input_shape[1])
-    ModelMeta(input_size=(size, size), channels=1, scale=1.0, offset=0.0).save(out / "model.json")
-    print(f"saved {out / 'model.keras'} and {out / 'model.h5'}", flush=True)
-    return out / "model.h5"
+    ModelMeta(labels=o.classes, input_size=(size, size), channels=1, scale=1.0, offset=0.0,
+              preprocess=o.normalise).save(o.out / "model.json")
+    print(f"saved {o.out / 'model.keras'} and {o.out / 'model.h5'}", flush=True)
+    return o.out / "model.keras"

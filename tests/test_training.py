@@ -1,0 +1,176 @@
+"""The training recipe and its exact resumption: augmentation and options here, real TensorFlow runs (slow)."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DATA, ROOT, assert_user_error, run_cli
+
+from pi_emotion import datasets
+from pi_emotion.training import augment, recipe
+from pi_emotion.training.recipe import BATCH, TrainOptions
+from pi_emotion.training.run_folder import RunFolder
+
+FER_SAMPLE = DATA / "fer2013-sample.csv.gz"
+FIVE = "happy,sad,angry,surprise,neutral"
+# the whole recipe at once, so that every piece of state is exercised on resumption
+RECIPE = ("--limit", "256", "--arch", "small", "--camera", "0.5", "--erase", "0.5", "--mixup", "0.2",
+          "--ema", "0.99", "--normalise", "stretch", "--optimizer", "sgd")
+ONE_THREAD = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+try:
+    import tensorflow  # noqa: F401
+
+    HAVE_TF = True
+except ImportError:
+    HAVE_TF = False
+needs_tf = pytest.mark.skipif(not HAVE_TF, reason="needs the training extra (TensorFlow)")
+
+
+def slow_tf(test):
+    """Real TensorFlow training: slow, and skipped without the training extra."""
+    return pytest.mark.slow(needs_tf(test))
+
+
+@pytest.fixture(scope="module")
+def faces():
+    train = datasets.load(FER_SAMPLE, "Training")
+    return train.images, np.eye(7, dtype=np.float32)[train.labels], np.ones(len(train), np.float32)
+
+
+def epoch(faces, epoch_index=0, **kw):
+    from pi_emotion.preprocess import normaliser
+
+    o = TrainOptions(Path(), Path(), **kw)
+    return augment.make_epoch(*faces, o, epoch_index, normaliser(o.normalise))
+
+
+def test_an_epoch_is_a_pure_function_of_seed_and_epoch(faces):
+    full = {"camera": 0.5, "erase": 0.5, "mixup": 0.2, "normalise": "stretch"}
+    a = epoch(faces, 3, **full)
+    assert a.faces.shape == (len(faces[0]) // BATCH * BATCH, 48, 48, 1) and a.faces.dtype == np.float32
+    b = epoch(faces, 3, **full)
+    assert np.array_equal(a.faces, b.faces) and np.array_equal(a.targets, b.targets)
+    assert not np.array_equal(a.faces, epoch(faces, 4, **full).faces)
+    assert not np.array_equal(a.faces, epoch(faces, 3, seed=2, **full).faces)
+    assert np.allclose(a.targets.sum(1), 1) and len(np.unique(a.targets.max(1))) > 2  # mixed targets
+
+
+def test_each_piece_of_augmentation_does_its_part(faces):
+    plain = epoch(faces)
+    assert 0 <= plain.faces.min() and plain.faces.max() <= 255
+    assert set(np.unique(plain.targets)) == {0.0, 1.0}  # no mixup: one-hot targets
+    dim = epoch(faces, camera=1.0)
+    assert dim.faces.mean() < 0.8 * plain.faces.mean()
+    stretched = epoch(faces, camera=1.0, normalise="stretch")
+    assert stretched.faces.std() > 1.3 * dim.faces.std()
+    still = epoch(faces, rotate=0, zoom=0, shift=0)
+    erased = epoch(faces, rotate=0, zoom=0, shift=0, erase=1.0)
+    changed = np.mean(erased.faces != still.faces, axis=(1, 2, 3))
+    assert np.all(changed > 0.005) and np.all(changed < 0.3)
+
+
+def test_pause_rules():
+    o = TrainOptions(Path(), Path(), stop_after=2)
+    assert not recipe.should_pause(o, 1, 1e9, 60) and recipe.should_pause(o, 2, 0, 60)
+    o = TrainOptions(Path(), Path(), time_budget=10)  # minutes
+    assert not recipe.should_pause(o, 5, 400, 100)  # the next epoch ends at 500 s
+    assert recipe.should_pause(o, 5, 520, 100)  # it would end at 620 s, after the budget
+    assert not recipe.should_pause(TrainOptions(Path(), Path()), 1000, 1e9, 1e9)
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--classes", "happy,joy"), ["--classes"]),
+    (("--classes", "happy"), ["--classes"]),
+    (("--camera", "1.5"), ["--camera", "0..1"]),
+    (("--ema", "0.5"), ["--ema", "0.999"]),
+    (("--teacher", "nothing.npz"), ["--teacher", "does not exist"]),
+    (("--optimizer", "adam"), ["--optimizer"]),
+])
+def test_bad_training_options_are_one_line(tmp_path, args, words):
+    assert_user_error(run_cli("train", "--data", FER_SAMPLE, "--out", tmp_path / "run", *args), *words)
+
+
+def test_one_process_per_run_folder(tmp_path):
+    held = RunFolder(tmp_path / "run")
+    try:
+        proc = run_cli("train", "--data", FER_SAMPLE, "--out", tmp_path / "run", "--resume", timeout=300)
+        assert_user_error(proc, "another training process")
+    finally:
+        held.close()
+    RunFolder(tmp_path / "run").close()  # free again once the holder is gone
+
+
+def final_state(run: Path) -> tuple[dict, dict]:
+    with np.load(run / "checkpoint.npz") as npz:
+        return json.loads(str(npz["state"])), {k: npz[k] for k in npz.files if k != "state"}
+
+
+@slow_tf
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
+    teacher = tmp_path / "teacher.npz"
+    proc = run_cli("soft-targets", "--data", FER_SAMPLE, "--model", ROOT / "models/emotion.tflite", "-o", teacher)
+    assert proc.returncode == 0, proc.stderr
+    assert "400 faces" in proc.stdout
+    args = ("train", "--data", FER_SAMPLE, "--epochs", "3", *RECIPE, "--teacher", teacher)
+    whole = run_cli(*args, "--out", tmp_path / "whole", timeout=600, env=ONE_THREAD)
+    assert whole.returncode == 0, whole.stderr
+    first = run_cli(*args, "--out", tmp_path / "parts", "--stop-after", "1", timeout=600, env=ONE_THREAD)
+    assert first.returncode == 0, first.stderr
+    assert "paused after epoch 1 of 3" in first.stdout
+    assert_user_error(run_cli(*args, "--out", tmp_path / "parts"), "--resume")  # never overwritten by mistake
+    assert_user_error(run_cli(*args, "--out", tmp_path / "parts", "--resume", "--lr", "0.5"), "lr")
+    rest = run_cli(*args, "--out", tmp_path / "parts", "--resume", timeout=600, env=ONE_THREAD)
+    assert rest.returncode == 0, rest.stderr
+    assert "resuming after epoch 1 of 3" in rest.stdout and "epoch 3/3" in rest.stdout
+    state_a, arrays_a = final_state(tmp_path / "whole")
+    state_b, arrays_b = final_state(tmp_path / "parts")
+    assert state_a["epoch"] == state_b["epoch"] == 3 and state_b["finished"]
+    assert set(arrays_a) == set(arrays_b) and any(k.startswith("ema/") for k in arrays_a)
+    for key in arrays_a:
+        assert np.allclose(arrays_a[key], arrays_b[key], rtol=1e-5, atol=1e-6), key
+    losses = [[h["loss"] for h in s["history"]] for s in (state_a, state_b)]
+    assert np.allclose(*losses, rtol=1e-4)
+    history = (tmp_path / "parts" / "history.csv").read_text().splitlines()
+    assert len(history) == 4 and history[0].startswith("epoch,loss,accuracy,val_accuracy,val_camera_accuracy")
+    meta = json.loads((tmp_path / "parts" / "model.json").read_text())
+    assert meta["preprocess"] == "stretch" and len(meta["labels"]) == 7
+    # started again when finished: nothing trains, the best epoch is exported again
+    again = run_cli(*args, "--out", tmp_path / "parts", "--resume", timeout=600)
+    assert again.returncode == 0 and "finished after epoch 3" in again.stdout and "epoch 4" not in again.stdout
+
+
+@slow_tf
+def test_resume_on_an_empty_folder_starts_a_run(tmp_path):
+    proc = run_cli("train", "--data", FER_SAMPLE, "--out", tmp_path / "run", "--epochs", "1", "--limit", "128",
+                   "--arch", "small", "--resume", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "no checkpoint" in proc.stdout and "starting a new run" in proc.stdout and "epoch 1/1" in proc.stdout
+
+
+@slow_tf
+def test_a_five_class_model_trains_converts_and_runs_in_the_appliance(tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli("train", "--data", FER_SAMPLE, "--out", run, "--epochs", "1", "--limit", "256",
+                   "--classes", FIVE, "--init", ROOT / "models/emotion.keras", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 classes" in proc.stdout and "new: emotion" in proc.stdout  # only the 5-way layer starts afresh
+    assert json.loads((run / "model.json").read_text())["labels"] == FIVE.split(",")
+    tflite = tmp_path / "five.tflite"
+    proc = run_cli("convert", run / "model.keras", "-o", tflite, "--calibration", FER_SAMPLE, "--samples", "64",
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 classes: happy, sad, angry, surprise, neutral" in proc.stdout
+    proc = run_cli("evaluate", "--model", tflite, "--data", FER_SAMPLE, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    public = datasets.load(FER_SAMPLE, "PublicTest")
+    assert report["labels"] == FIVE.split(",")
+    assert report["n"] == int(np.isin(public.labels, [0, 3, 4, 5, 6]).sum())
+    events = tmp_path / "events.jsonl"
+    proc = run_cli("--source", DATA / "sample.mp4", "--model", tflite, "--max-frames", "30", "--events", events)
+    assert proc.returncode == 0, proc.stderr
+    faces = [f for line in events.read_text().splitlines() for f in json.loads(line)["faces"]]
+    assert faces and all(set(f["scores"]) == set(FIVE.split(",")) for f in faces)
