@@ -71,13 +71,31 @@ class Lines:
             return sum(1 for line in self.lines if match(line))
 
 
+def make_certificates(directory: Path) -> Path:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it; returns the CA's PEM file."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=pi-emotion test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return directory / "ca.pem"
+
+
 class Broker:
-    def __init__(self, directory: Path, users: dict[str, str] | None = None) -> None:
+    def __init__(self, directory: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
         self.port = free_port()
         self.config = directory / f"mosquitto-{self.port}.conf"
         # "user": a broker started as root would otherwise switch to user mosquitto, who cannot read our files.
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr", "log_type all",
                  f"user {getpass.getuser()}"]
+        if tls:  # certificates from make_certificates(directory)
+            lines += [f"cafile {directory / 'ca.pem'}", f"certfile {directory / 'server.pem'}",
+                      f"keyfile {directory / 'server.key'}"]
         if users:
             passwords = directory / "passwords"
             passwords.write_text("")
@@ -107,7 +125,7 @@ class Broker:
 class Subscriber:
     """A paho client that records every message on its topics; it resubscribes after reconnecting."""
 
-    def __init__(self, port: int, *topics: str, user: str = "", password: str = "") -> None:
+    def __init__(self, port: int, *topics: str, user: str = "", password: str = "", ca: Path | None = None) -> None:
         from paho.mqtt.client import CallbackAPIVersion, Client
 
         self.messages: list = []
@@ -117,6 +135,8 @@ class Subscriber:
         self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"test-{os.getpid()}-{id(self)}")
         if user:
             self.client.username_pw_set(user, password)
+        if ca is not None:
+            self.client.tls_set(ca_certs=str(ca))
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self._topics)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.put(mid)
         self.client.on_message = self._on_message

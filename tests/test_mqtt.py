@@ -1,9 +1,10 @@
 """MQTT and Home Assistant against a real Mosquitto broker, with the appliance as a real process."""
 
 import json
+import shutil
 
 import pytest
-from broker import ApplianceProcess, Broker, Subscriber, free_port, needs_mosquitto, payload
+from broker import ApplianceProcess, Broker, Subscriber, free_port, make_certificates, needs_mosquitto, payload
 from conftest import assert_user_error, run_cli
 
 from pi_emotion.config import Settings
@@ -238,3 +239,22 @@ def test_uninstaller_removes_the_device_it_announced(broker, appliances, tmp_pat
     after.sync()
     assert [m.topic for m in after.messages if m.retain and m.payload] == []
     after.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_with_the_brokers_ca_and_a_clear_line_without_it(tmp_path, appliances):
+    ca = make_certificates(tmp_path)
+    broker = Broker(tmp_path, tls=True).start()
+    try:
+        sub = Subscriber(broker.port, "pi-emotion/+/availability", ca=ca)
+        trusted = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--mqtt-ca", ca, "--device-name", "secure")
+        online = sub.wait(lambda m: m.payload == b"online")
+        assert online[0].topic == "pi-emotion/secure/availability"
+        doubtful = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--mqtt-tls", "--device-name", "doubtful")
+        line = doubtful.log.lines[doubtful.log.wait(lambda line: "MQTT" in line and "WARNING" in line)]
+        assert "certificate" in line  # the system's CAs do not know the test CA: says so, and runs on
+        assert trusted.stop() == 0 and doubtful.stop() == 0
+        assert not [m for m in sub.messages if "doubtful" in m.topic]
+        sub.close()
+    finally:
+        broker.stop()

@@ -114,8 +114,8 @@ class MqttConnection:
             log.debug("MQTT broker %s still unreachable; retrying", self.ms.broker)
             return
         self._outage = True
-        log.warning("MQTT broker %s cannot be reached; retrying in the background, the appliance runs on",
-                    self.ms.broker)
+        log.warning("MQTT broker %s cannot be reached%s; retrying in the background, the appliance runs on",
+                    self.ms.broker, " or its TLS certificate is not trusted (see --mqtt-ca)" if self.ms.tls else "")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
