@@ -19,7 +19,3 @@ CASCADE = "haarcascade_frontalface_alt2.xml"
 YUNET = "face_detection_yunet_2023mar.onnx"
 MODEL = "emotion.tflite"
 SAMPLES = _PACKAGE.parent / "tests" / "data"  # the bundled sample videos, in a checkout only
-
-
-def sample(name: str) -> Path:
-    return SAMPLES / name

@@ -46,7 +46,7 @@ def main(argv: list[str], parser_class) -> int:
         return _detectors(a, config)
     if a.frames < 1:
         raise UserError("--frames must be at least 1")
-    source = a.source or str(paths.sample("sample.mp4"))
+    source = a.source or str(paths.SAMPLES / "sample.mp4")
     if not Path(source).is_file():
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
     flags = {"source": source, **overrides(a)}
@@ -100,7 +100,7 @@ def _detectors(a, config) -> int:
     unknown = [n for n in names if n not in DETECTORS]
     if unknown:
         raise UserError(f"--detectors: unknown detector {unknown[0]!r} (have {', '.join(DETECTORS)})")
-    videos = [Path(a.source)] if a.source else [paths.sample("sample.mp4"), paths.sample("scene.mp4")]
+    videos = [Path(a.source)] if a.source else [paths.SAMPLES / "sample.mp4", paths.SAMPLES / "scene.mp4"]
     rows = []
     for video in videos:
         if not video.is_file():
