@@ -120,7 +120,8 @@ def test_ten_clients_all_get_frames_and_a_stuck_one_holds_up_nothing():
         for c in clients:
             c.start()
         app.thread.join(120)
-        finished = not app.thread.is_alive()  # the loop never waited for the stuck client
+        # the loop played the clip to frame 120 and stopped there: it never waited for the stuck client
+        finished = not app.thread.is_alive() and app.stop.is_set()
         for c in clients:
             c.done.set()
             c.conn.close()
