@@ -17,6 +17,7 @@ from pi_emotion.capture import ThreadedCapture
 from pi_emotion.classify import EmotionClassifier
 from pi_emotion.detectors import Detector
 from pi_emotion.outputs import Output
+from pi_emotion.outputs.background import BackgroundOutput
 from pi_emotion.results import Face, FrameResult
 from pi_emotion.sources import Frame, FrameSource
 from pi_emotion.stats import RunStats
@@ -106,7 +107,7 @@ class Pipeline:
     def retire(self, output: Output, exc: BaseException) -> None:
         """Take a failed output out of the loop for good, with one error line; its owner still closes it."""
         self.outputs.remove(output)
-        name = type(getattr(output, "output", output)).__name__
+        name = type(output.output if isinstance(output, BackgroundOutput) else output).__name__
         log.error("%s stopped: %s; the other outputs go on", name, exc)
 
     def run(self, stop: threading.Event | None = None, pause: threading.Event | None = None) -> RunStats:
