@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from pi_emotion.detectors import DETECTORS
 from pi_emotion.errors import UserError
 from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta
 from pi_emotion.preprocess import normaliser
+
+if TYPE_CHECKING:
+    from pi_emotion.config import Settings
 
 
 def _keras_predictor(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], ModelMeta]:
@@ -115,7 +119,8 @@ def evaluate(model: Path, data: Path, usage: str, tta: bool = False, degrade_see
     return report
 
 
-def evaluate_detected(model: Path, data: Path, usage: str, settings, seed: int, tta: bool, limit: int = 0) -> dict:
+def evaluate_detected(model: Path, data: Path, usage: str, settings: Settings, seed: int, tta: bool,
+                      limit: int = 0) -> dict:
     """Accuracy of the whole front end: detector, alignment, crop and model, on labelled pictures."""
     from pi_emotion import detectors
     from pi_emotion.classify import EmotionClassifier

@@ -117,3 +117,4 @@ def test_the_framing_measurement_puts_the_points_where_the_template_has_them():
     assert report["found"] > 60
     measured = np.array(list(report["median"].values()))
     assert np.abs(measured - TEMPLATE * 48).max() < 2.5  # pixels of 48, on a small sample
+    assert 0 < report["scale_spread"] < 1

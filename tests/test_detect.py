@@ -71,10 +71,12 @@ def test_haar_reads_a_smaller_grey_image_as_a_lores_stream(photos):
 
 
 def test_a_close_up_needs_the_coarse_pass_of_a_still_picture(photos):
-    """A 2204-px portrait: one fixed fine width misses the big face YuNet sees in the coarse pass."""
-    image = photos["biden"]
+    """A portrait whose face fills the picture: YuNet misses it at full width and finds it in the coarse pass."""
+    close_up = cv2.resize(photos["biden"][120:620, 380:760], None, fx=3, fy=3)  # a face about 800 px across
     yunet = detectors.create(Settings(detector="yunet"))
-    assert yunet.detect_picture(image, grey_of(image))
+    grey = grey_of(close_up)
+    assert yunet.detect(close_up, grey, close_up.shape[1]) == []
+    assert len(yunet.detect_picture(close_up, grey)) == 1
 
 
 def test_merge_keeps_the_most_confident_of_overlapping_boxes():

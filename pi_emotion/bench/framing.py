@@ -38,11 +38,16 @@ def measure_framing(data: Path, faces: int = 1500, seed: int = 1, usage: str = "
         points.append(np.hstack([np.array(best.landmarks), np.ones((5, 1))]) @ back.T)
     found = np.array(points)
     median = np.median(found, axis=0)
+    # how much the dataset's own framing varies: the eyes-to-mouth distance, face to face
+    size = np.linalg.norm(found[:, 3:5].mean(1) - found[:, 0:2].mean(1), axis=1)
+    q1, q3 = np.percentile(size, [25, 75])
     return {"faces": int(min(faces, len(ds))), "found": len(found), "crop": int(ds.images.shape[1]),
-            "median": {name: [round(float(x), 2), round(float(y), 2)] for name, (x, y) in zip(POINTS, median)}}
+            "median": {name: [round(float(x), 2), round(float(y), 2)] for name, (x, y) in zip(POINTS, median)},
+            "scale_spread": round(float((q3 - q1) / np.median(size)), 3)}
 
 
 def format_framing(r: dict) -> str:
     lines = [f"{r['found']} of {r['faces']} training faces found; median position in the {r['crop']}x{r['crop']} crop:"]
     lines += [f"  {name:<20}{x:7.2f}{y:7.2f}" for name, (x, y) in r["median"].items()]
+    lines.append(f"eyes-to-mouth distance varies by {r['scale_spread']:.0%} (interquartile range / median)")
     return "\n".join(lines)
