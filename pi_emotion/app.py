@@ -27,7 +27,11 @@ log = logging.getLogger("pi_emotion")
 
 
 def model_path(settings: Settings) -> Path:
-    return Path(settings.model) if settings.model else paths.shipped(paths.MODEL)
+    """The model to run: a path as given, or a bare name such as ``emotion-5class.tflite`` of a shipped one."""
+    if not settings.model:
+        return paths.shipped(paths.MODEL)
+    given = Path(settings.model)
+    return paths.shipped(given.name) if given.name == settings.model and not given.exists() else given
 
 
 def build_classifier(settings: Settings) -> EmotionClassifier:

@@ -29,8 +29,6 @@ def load_interpreter(model: Path, num_threads: int) -> Any:
             from tflite_runtime.interpreter import Interpreter
         except ImportError:
             raise UserError("no TFLite runtime: pip install ai-edge-litert (or tflite-runtime)") from None
-    if not model.is_file():
-        raise UserError(f"model {model} not found")
     try:
         return Interpreter(model_path=str(model), num_threads=num_threads)
     except (ValueError, RuntimeError) as exc:
@@ -41,6 +39,8 @@ class EmotionClassifier:
     """Turns face crops of a frame into class probabilities."""
 
     def __init__(self, model: Path, num_threads: int = 1, tta: bool = False) -> None:
+        if not model.is_file():
+            raise UserError(f"model {model} not found")
         self.meta = ModelMeta.load(meta_path(model))
         self.path = model
         self.tta = tta

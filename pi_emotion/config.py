@@ -59,8 +59,8 @@ class Settings:
     min_confidence: float = _opt(0.4, "below this smoothed probability a face is labelled 'uncertain'", lo=0,
                                  hi=1)
     # classification
-    model: str = _opt("", "TFLite model with its .json metadata (default: models/emotion.tflite)",
-                      metavar="FILE")
+    model: str = _opt("", "TFLite model with its .json metadata, or the name of a shipped one "
+                      "(default: emotion.tflite)", metavar="FILE")
     threads: int = _opt(1, "model runtime threads", lo=1, hi=16)
     cv_threads: int = _opt(2, "OpenCV worker threads (detection, resizing); leaves cores for capture and model",
                            lo=1, hi=16)

@@ -86,11 +86,14 @@ def test_metadata_names_the_preprocessing(tmp_path):
 
 
 def test_the_classifier_applies_the_preprocessing_its_metadata_names(tmp_path, faces):
-    model = tmp_path / "stretched.tflite"
-    shutil.copy(MODEL, model)
     meta = ModelMeta.load(meta_path(MODEL))
-    ModelMeta(meta.labels, meta.input_size, meta.channels, meta.scale, meta.offset, "stretch").save(meta_path(model))
+    models = {}
+    for name in ("none", "stretch"):
+        models[name] = tmp_path / f"{name}.tflite"
+        shutil.copy(MODEL, models[name])
+        ModelMeta(meta.labels, meta.input_size, meta.channels, meta.scale, meta.offset, name).save(
+            meta_path(models[name]))
     dim = camera_conditions.degrade(faces, seed=0)[..., None]
-    plain, stretched = EmotionClassifier(MODEL), EmotionClassifier(model)
+    plain, stretched = EmotionClassifier(models["none"]), EmotionClassifier(models["stretch"])
     assert np.allclose(stretched.predict(dim), plain.predict(preprocess.stretch(dim)), atol=1e-6)
     assert not np.allclose(stretched.predict(dim), plain.predict(dim), atol=1e-3)

@@ -84,7 +84,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
         (["--source", tmp_path / "nothing.mp4"], ["not found"]),
         (["--source", junk], ["not a readable video"]),
         (["--source", "/dev/video99"], ["could not be opened"]),
-        (["--source", SAMPLE, "--model", tmp_path / "none.tflite"], ["none.json"]),
+        (["--source", SAMPLE, "--model", tmp_path / "none.tflite"], ["none.tflite", "not found"]),
         (["--source", SAMPLE, "--model", not_model], ["not a valid TFLite model"]),
         (["--source", SAMPLE, "--model", bare], ["metadata", "missing"]),
         (["--source", SAMPLE, "--detect-width", "ten"], ["--detect-width"]),

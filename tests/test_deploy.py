@@ -130,6 +130,7 @@ def test_the_appliance_package_does_not_carry_the_training_model(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith("models/emotion.tflite") for n in names)
+    assert any(n.endswith("models/emotion-5class.json") for n in names)
     assert any(n.endswith("models/haarcascade_frontalface_alt2.xml") for n in names)
     assert not any(n.endswith(".keras") for n in names)
 

@@ -46,7 +46,7 @@ def load_keras(path: Path):
 
 
 def describe(model, path: Path, opts: ConvertOptions) -> ModelMeta:
-    """Metadata from the file beside the model, else from the network itself and the options."""
+    """Metadata from the file beside the model, else from the network itself; the options override either."""
     shape = model.input_shape
     if isinstance(shape, list) or len(shape) != 4 or shape[3] not in (1, 3) or shape[1] is None:
         raise UserError(f"model {path}: input shape {shape} is not one image (batch, height, width, 1 or 3)")
@@ -54,20 +54,23 @@ def describe(model, path: Path, opts: ConvertOptions) -> ModelMeta:
     if len(model.output_shape) != 2:
         raise UserError(f"model {path}: output shape {model.output_shape} is not one score per class")
     side_meta = meta_path(path)
-    if side_meta.exists() and opts.input_range is None and opts.labels is None:
-        return ModelMeta.load(side_meta)
+    known = ModelMeta.load(side_meta) if side_meta.exists() else None
     if opts.input_range is not None:
         scale, offset = INPUT_RANGES[opts.input_range]
+    elif known is not None:
+        scale, offset = known.scale, known.offset
     elif model.layers and type(model.layers[1 if len(model.layers) > 1 else 0]).__name__ == "Rescaling":
         scale, offset = 1.0, 0.0
     else:
         raise UserError(f"model {path}: say which pixel range it was trained on, e.g. --input-range=-1,1 "
                         f"({' or '.join(INPUT_RANGES)})")
-    labels = opts.labels or (FER2013_LABELS if classes == len(FER2013_LABELS) else None)
+    labels = opts.labels or (known.labels if known is not None else None) or (
+        FER2013_LABELS if classes == len(FER2013_LABELS) else None)
     if labels is None or len(labels) != classes:
         raise UserError(f"model {path} has {classes} outputs: give that many names with --labels")
     return ModelMeta(labels=tuple(labels), input_size=(int(shape[2]), int(shape[1])), channels=int(shape[3]),
-                     scale=scale, offset=offset)
+                     scale=scale, offset=offset, preprocess=known.preprocess if known is not None else "none",
+                     extra=known.extra if known is not None else {})
 
 
 def calibration_pixels(data: Path, meta: ModelMeta, samples: int, seed: int) -> np.ndarray:
