@@ -18,6 +18,7 @@ from pi_emotion.classify import EmotionClassifier
 from pi_emotion.detectors import Detector
 from pi_emotion.errors import UserError
 from pi_emotion.placement import place, random_placement
+from pi_emotion.results import largest
 
 MISSED = -1
 
@@ -51,6 +52,6 @@ def predict_detected(classifier: EmotionClassifier, detector: Detector, margin: 
         if not found:
             predicted.append(MISSED)
             continue
-        face = max(found, key=lambda d: d.box[2] * d.box[3])
+        face = largest(found)
         predicted.append(int(classifier.classify(grey, [face], margin)[0].argmax()))
     return np.array(truth, np.int64), np.array(predicted, np.int64)

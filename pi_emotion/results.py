@@ -28,6 +28,11 @@ class Detection:
     landmarks: tuple[Point, ...] | None = None
 
 
+def largest(found: list[Detection]) -> Detection:
+    """The biggest of a picture's faces: the one a picture of a single person shows."""
+    return max(found, key=lambda d: d.box[2] * d.box[3])
+
+
 @dataclass
 class Face:
     box: Box

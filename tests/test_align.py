@@ -11,7 +11,7 @@ from pi_emotion import datasets, detectors
 from pi_emotion.align import TEMPLATE, crop_matrix, face_crop
 from pi_emotion.config import Settings
 from pi_emotion.placement import face_matrix, place, random_placement
-from pi_emotion.results import Detection
+from pi_emotion.results import Detection, largest
 
 SIZE = (48, 48)
 
@@ -58,7 +58,7 @@ def test_yunet_landmarks_follow_a_moderate_tilt(yunet, photos):
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 0.8)
         m[:, 2] += (800 - w / 2, 700 - h / 2)
         picture = cv2.warpAffine(photo, m, (1600, 1400), borderMode=cv2.BORDER_REPLICATE)
-        face = max(yunet.detect_picture(picture, None), key=lambda d: d.box[2] * d.box[3])
+        face = largest(yunet.detect_picture(picture, None))
         (rx, ry), (lx, ly) = face.landmarks[:2]
         angles.append(-math.degrees(math.atan2(ly - ry, lx - rx)))
     assert angles[0] < angles[1] - 5 and angles[2] > angles[1] + 5
@@ -83,7 +83,7 @@ def test_a_dataset_face_placed_in_a_larger_picture_is_cropped_back_closely(yunet
         found = yunet.detect_picture(picture, cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
         if not found:
             continue
-        det = max(found, key=lambda d: d.box[2] * d.box[3])
+        det = largest(found)
         grey = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)
         landmark.append(corr(face_crop(grey, det, SIZE, 0), face))
         naive.append(corr(face_crop(grey, Detection(det.box), SIZE, 0.2), face))  # the box, 20% margin

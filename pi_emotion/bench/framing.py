@@ -14,6 +14,7 @@ import numpy as np
 
 from pi_emotion import datasets
 from pi_emotion.placement import face_matrix, place, random_placement
+from pi_emotion.results import largest
 
 POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
 
@@ -33,7 +34,7 @@ def measure_framing(data: Path, faces: int = 1500, seed: int = 1, usage: str = "
         found = detector.detect_picture(picture, cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
         if not found:
             continue
-        best = max(found, key=lambda d: d.box[2] * d.box[3])
+        best = largest(found)
         back = cv2.invertAffineTransform(face_matrix(face.shape[0], where))
         points.append(np.hstack([np.array(best.landmarks), np.ones((5, 1))]) @ back.T)
     found = np.array(points)
