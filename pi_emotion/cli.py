@@ -48,8 +48,8 @@ def cmd_run(argv: list[str]) -> int:
     if print_config:
         print(config.to_toml(settings), end="")
         return 0
-    from pi_emotion.app import run
-    from pi_emotion.service import setup_logging
+    from pi_emotion.integrations.systemd import setup_logging
+    from pi_emotion.runtime.app import run
 
     setup_logging(settings.log_level)
 
@@ -134,7 +134,7 @@ def cmd_explain(argv: list[str]) -> int:
 
 
 def cmd_evaluate(argv: list[str]) -> int:
-    from pi_emotion.evaluate import main
+    from pi_emotion.training.evaluate import main
 
     return main(argv, _Parser)
 
@@ -161,9 +161,13 @@ def cmd_mqtt_forget(argv: list[str]) -> int:
     config.add_flags(p)
     args = vars(p.parse_args(argv))
     settings = config.resolve(args, args.pop("config", None))
-    from pi_emotion.mqtt.forget import run
+    if not settings.mqtt:
+        raise UserError("mqtt-forget: no broker; give --mqtt HOST[:PORT] or set mqtt in the config file")
+    from pi_emotion import paths
+    from pi_emotion.integrations.mqtt.forget import run
+    from pi_emotion.runtime.app import mqtt_settings
 
-    return run(settings)
+    return run(mqtt_settings(settings), paths.model_path(settings.model))
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

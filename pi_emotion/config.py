@@ -1,7 +1,9 @@
 """One settings object for a run: defaults <- TOML file <- command-line flags, validated in one place.
 
 Every field is both a config-file key (``detect_width``) and a flag (``--detect-width``);
-the table below is the single source of both, so they cannot drift apart.
+the table below is the single source of both, so they cannot drift apart. A one-camera
+appliance suits one flat table; each stage gets only its own options object, built from it
+in one place (``pi_emotion.runtime.app``), so the stages never see ``Settings``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pi_emotion.detectors import DETECTORS
 from pi_emotion.errors import UserError
+from pi_emotion.perception.detectors import DETECTORS
 
 SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
 DETECTOR_NAMES = tuple(DETECTORS)
@@ -202,3 +204,4 @@ def to_toml(settings: Settings) -> str:
             text = repr(value)
         lines.append(f"{key} = {text}")
     return "\n".join(lines) + "\n"
+

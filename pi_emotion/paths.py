@@ -15,7 +15,19 @@ def shipped(name: str) -> Path:
     return _PACKAGE.parent / "models" / name
 
 
+def model_path(given: str) -> Path:
+    """The model to run: a path as given, or a bare name such as ``emotion-5class.tflite`` of a shipped one.
+
+    Empty means the shipped default.
+    """
+    if not given:
+        return shipped(MODEL)
+    path = Path(given)
+    return shipped(path.name) if path.name == given and not path.exists() else path
+
+
 CASCADE = "haarcascade_frontalface_alt2.xml"
 YUNET = "face_detection_yunet_2023mar.onnx"
 MODEL = "emotion.tflite"
 SAMPLES = _PACKAGE.parent / "tests" / "data"  # the bundled sample videos, in a checkout only
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}  # pictures OpenCV reads

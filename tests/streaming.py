@@ -8,14 +8,14 @@ from pathlib import Path
 
 from conftest import MODEL, SAMPLE
 
-from pi_emotion.app import build_detector, status
-from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.pipeline import Pipeline
-from pi_emotion.sources import FrameSource
+from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
+from pi_emotion.integrations.stream.server import StreamServer
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.runtime.app import build_detector, status
+from pi_emotion.runtime.pipeline import Pipeline
+from pi_emotion.sources.base import FrameSource
 from pi_emotion.sources.video import VideoFileSource
-from pi_emotion.stream.hub import FrameHub, StreamOutput
-from pi_emotion.stream.server import StreamServer
 
 
 class StallingSource(FrameSource):

@@ -1,9 +1,9 @@
 """Face events and aggregates derived from sequences of frame results (labels outside the model's included)."""
 
-from pi_emotion.aggregate import IntervalAggregator, RollingShares, dominant, shares
-from pi_emotion.face_events import FaceEvents
-from pi_emotion.modelmeta import FER2013_LABELS
-from pi_emotion.results import Face, FrameResult
+from pi_emotion.perception.modelmeta import FER2013_LABELS
+from pi_emotion.results.aggregate import IntervalAggregator, RollingShares, dominant, shares
+from pi_emotion.results.face_events import FaceEvents
+from pi_emotion.results.frame import Face, FrameResult
 
 
 def frame(t: float, *faces: tuple[int, str]) -> FrameResult:

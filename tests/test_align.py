@@ -7,18 +7,19 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from pi_emotion import datasets, detectors
-from pi_emotion.align import TEMPLATE, crop_matrix, face_crop
-from pi_emotion.config import Settings
-from pi_emotion.placement import face_matrix, place, random_placement
-from pi_emotion.results import Detection, largest
+from pi_emotion.datasets import fer2013
+from pi_emotion.datasets.placement import face_matrix, place, random_placement
+from pi_emotion.perception import detectors
+from pi_emotion.perception.align import TEMPLATE, crop_matrix, face_crop
+from pi_emotion.results.boxes import largest
+from pi_emotion.results.frame import Detection
 
 SIZE = (48, 48)
 
 
 @pytest.fixture(scope="module")
 def yunet():
-    return detectors.create(Settings(detector="yunet"))
+    return detectors.create("yunet")
 
 
 def only_face(detector, image):
@@ -74,7 +75,7 @@ def test_the_landmarks_land_on_the_template(yunet, photos):
 
 def test_a_dataset_face_placed_in_a_larger_picture_is_cropped_back_closely(yunet):
     """FER2013 faces (the bundled sample) set into wider pictures, found and cropped by the appliance."""
-    faces = datasets.load(DATA / "fer2013-sample.csv.gz").images[:80]
+    faces = fer2013.load(DATA / "fer2013-sample.csv.gz").images[:80]
     rng = np.random.default_rng(3)
     landmark, naive = [], []
     for face in faces:

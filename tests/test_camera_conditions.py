@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 from conftest import DATA, MODEL
 
-from pi_emotion import camera_conditions, datasets, preprocess
-from pi_emotion.classify import EmotionClassifier
+from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import ModelMeta, meta_path
+from pi_emotion.perception import preprocess
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.perception.modelmeta import ModelMeta, meta_path
 
 
 @pytest.fixture(scope="module")
 def faces() -> np.ndarray:
-    return datasets.load(DATA / "fer2013-sample.csv.gz", "PublicTest").images[:64]
+    return fer2013.load(DATA / "fer2013-sample.csv.gz", "PublicTest").images[:64]
 
 
 def detail_above(images: np.ndarray, side: int) -> float:

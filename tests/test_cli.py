@@ -7,8 +7,8 @@ import pytest
 from conftest import MODEL, SAMPLE, assert_user_error, run_cli
 
 from pi_emotion.config import Settings
-from pi_emotion.results import UNCERTAIN
-from pi_emotion.track import HYSTERESIS
+from pi_emotion.perception.track import HYSTERESIS
+from pi_emotion.results.frame import UNCERTAIN
 
 DEFAULT_MIN_CONFIDENCE = Settings().min_confidence
 

@@ -9,7 +9,7 @@ from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pi_emotion import datasets
+from pi_emotion.datasets import fer2013
 from pi_emotion.errors import UserError
 
 PIXELS = " ".join(["128"] * 2304)
@@ -29,15 +29,15 @@ def test_csv_plain_and_gz_filtered_by_usage(tmp_path):
     rows = [f"3,{PIXELS},Training", f"6,{PIXELS},PublicTest", f"0,{PIXELS},PrivateTest"]
     for name in ("f.csv", "f.csv.gz"):
         path = write_csv(tmp_path / name, rows)
-        assert datasets.load(path, "all").labels.tolist() == [3, 6, 0]
-        public = datasets.load(path, "PublicTest")
+        assert fer2013.load(path, "all").labels.tolist() == [3, 6, 0]
+        public = fer2013.load(path, "PublicTest")
         assert public.labels.tolist() == [6] and public.images.shape == (1, 48, 48)
-        assert datasets.load(path, "all", size=(64, 64)).images.shape == (3, 64, 64)
+        assert fer2013.load(path, "all", size=(64, 64)).images.shape == (3, 64, 64)
 
 
 def test_the_bundled_fer_sample_has_both_usages():
-    train = datasets.load(DATA / "fer2013-sample.csv.gz", "Training")
-    val = datasets.load(DATA / "fer2013-sample.csv.gz", "PublicTest")
+    train = fer2013.load(DATA / "fer2013-sample.csv.gz", "Training")
+    val = fer2013.load(DATA / "fer2013-sample.csv.gz", "PublicTest")
     assert (len(train), len(val)) == (400, 600)
     assert train.images.dtype == np.uint8 and 100 < train.images.mean() < 160
 
@@ -55,19 +55,19 @@ def test_malformed_rows_name_the_line(tmp_path, row, message):
     row = row.format(p=PIXELS, bad=PIXELS.replace("128", "a", 1), big=PIXELS.replace("128", "999", 1))
     path = write_csv(tmp_path / "bad.csv", [f"3,{PIXELS},Training", row])
     with pytest.raises(UserError, match=message) as err:
-        datasets.load(path)
+        fer2013.load(path)
     assert "bad.csv:3" in str(err.value)
 
 
 def test_not_a_fer_csv_and_empty_usage_are_clear(tmp_path):
     with pytest.raises(UserError, match="header"):
-        datasets.load(write_csv(tmp_path / "x.csv", ["1,2"], header="a,b"))
+        fer2013.load(write_csv(tmp_path / "x.csv", ["1,2"], header="a,b"))
     with pytest.raises(UserError, match="no images"):
-        datasets.load(write_csv(tmp_path / "y.csv", [f"3,{PIXELS},Training"]), "PublicTest")
+        fer2013.load(write_csv(tmp_path / "y.csv", [f"3,{PIXELS},Training"]), "PublicTest")
     with pytest.raises(UserError, match="--usage"):
-        datasets.load(tmp_path / "y.csv", "Test")
+        fer2013.load(tmp_path / "y.csv", "Test")
     with pytest.raises(UserError, match="does not exist"):
-        datasets.load(tmp_path / "none.csv")
+        fer2013.load(tmp_path / "none.csv")
 
 
 def make_folders(root, layout):
@@ -80,22 +80,22 @@ def make_folders(root, layout):
 def test_class_folders_with_synonyms_and_splits(tmp_path):
     make_folders(tmp_path, {"train/happiness/a.png": True, "train/anger/b.jpg": False, "train/sad/c.png": True,
                             "test/neutral/d.png": True, "test/contempt/e.png": True})
-    train = datasets.load(tmp_path, "Training")
+    train = fer2013.load(tmp_path, "Training")
     assert sorted(train.labels.tolist()) == [0, 3, 4] and train.images.shape == (3, 48, 48)
-    assert datasets.load(tmp_path, "PublicTest").labels.tolist() == [6]  # contempt is not a FER class
-    assert len(datasets.load(tmp_path, "all")) == 4
+    assert fer2013.load(tmp_path, "PublicTest").labels.tolist() == [6]  # contempt is not a FER class
+    assert len(fer2013.load(tmp_path, "all")) == 4
 
 
 def test_unknown_class_folder_and_empty_folders_are_clear(tmp_path):
     make_folders(tmp_path / "a", {"happy/x.png": True, "bored/y.png": True})
     with pytest.raises(UserError, match="bored"):
-        datasets.load(tmp_path / "a")
+        fer2013.load(tmp_path / "a")
     (tmp_path / "b").mkdir()
     with pytest.raises(UserError, match="no class folders"):
-        datasets.load(tmp_path / "b")
+        fer2013.load(tmp_path / "b")
     (tmp_path / "c" / "happy").mkdir(parents=True)
     with pytest.raises(UserError, match="no images"):
-        datasets.load(tmp_path / "c")
+        fer2013.load(tmp_path / "c")
 
 
 @settings(max_examples=150, deadline=None)
@@ -104,7 +104,7 @@ def test_any_csv_content_loads_or_gives_a_user_error(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "f.csv"
     path.write_text("emotion,pixels,Usage\n" + text, encoding="utf-8")
     try:
-        data = datasets.load(path)
+        data = fer2013.load(path)
     except UserError:
         return
     assert data.images.shape[1:] == (48, 48) and len(data.images) == len(data.labels)

@@ -5,20 +5,21 @@ import numpy as np
 import pytest
 from conftest import assert_user_error, run_cli
 
-from pi_emotion import detectors, paths
-from pi_emotion.config import Settings
-from pi_emotion.detectors import iou, merge
-from pi_emotion.detectors.haar import HaarDetector
-from pi_emotion.detectors.yunet import YuNetDetector
+from pi_emotion import paths
 from pi_emotion.errors import UserError
-from pi_emotion.results import Detection
+from pi_emotion.perception import detectors
+from pi_emotion.perception.detectors.base import Detector
+from pi_emotion.perception.detectors.haar import HaarDetector, HaarOptions
+from pi_emotion.perception.detectors.yunet import YuNetDetector, YuNetOptions
+from pi_emotion.results.boxes import iou, merge
+from pi_emotion.results.frame import Detection
 
 FACES = {"two_people": 2, "obama-480p": 1, "biden": 1}
 
 
 @pytest.fixture(scope="module", params=["haar", "yunet"])
-def detector(request) -> detectors.Detector:
-    return detectors.create(Settings(detector=request.param))
+def detector(request) -> Detector:
+    return detectors.create(request.param)
 
 
 def grey_of(image):
@@ -44,7 +45,7 @@ def test_finds_the_faces_in_real_photos(detector, photos, name):
 
 
 def test_yunet_finds_every_face_haar_finds(photos):
-    haar, yunet = (detectors.create(Settings(detector=name)) for name in ("haar", "yunet"))
+    haar, yunet = (detectors.create(name) for name in ("haar", "yunet"))
     for image in photos.values():
         grey = grey_of(image)
         for h in haar.detect_picture(image, grey):
@@ -62,7 +63,7 @@ def test_video_width_boxes_land_in_full_frame_coordinates(detector, photos):
 
 def test_haar_reads_a_smaller_grey_image_as_a_lores_stream(photos):
     image = photos["two_people"]
-    haar = detectors.create(Settings(detector="haar"))
+    haar = detectors.create("haar")
     lores = cv2.resize(grey_of(image), (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
     direct = sorted(d.box for d in haar.detect(image, grey_of(image), 563))
     via_lores = sorted(d.box for d in haar.detect(image, lores, 563))
@@ -73,7 +74,7 @@ def test_haar_reads_a_smaller_grey_image_as_a_lores_stream(photos):
 def test_a_close_up_needs_the_coarse_pass_of_a_still_picture(photos):
     """A portrait whose face fills the picture: YuNet misses it at full width and finds it in the coarse pass."""
     close_up = cv2.resize(photos["biden"][120:620, 380:760], None, fx=3, fy=3)  # a face about 800 px across
-    yunet = detectors.create(Settings(detector="yunet"))
+    yunet = detectors.create("yunet")
     grey = grey_of(close_up)
     assert yunet.detect(close_up, grey, close_up.shape[1]) == []
     assert len(yunet.detect_picture(close_up, grey)) == 1
@@ -86,26 +87,26 @@ def test_merge_keeps_the_most_confident_of_overlapping_boxes():
 
 def test_yunet_ignores_faces_below_min_face(photos):
     image = photos["two_people"]
-    assert YuNetDetector(paths.shipped(paths.YUNET), min_face=20).detect(image, grey_of(image), 320)
-    assert not YuNetDetector(paths.shipped(paths.YUNET), min_face=200).detect(image, grey_of(image), 320)
+    assert YuNetDetector(YuNetOptions(min_face=20)).detect(image, grey_of(image), 320)
+    assert not YuNetDetector(YuNetOptions(min_face=200)).detect(image, grey_of(image), 320)
 
 
 def test_missing_or_bad_model_files_are_user_errors(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="not found"):
-        HaarDetector(tmp_path / "none.xml")
+        HaarDetector(HaarOptions(cascade=tmp_path / "none.xml"))
     bad = tmp_path / "bad.xml"
     bad.write_text("<opencv_storage></opencv_storage>")
     with pytest.raises(UserError, match="not a valid"):
-        HaarDetector(bad)
+        HaarDetector(HaarOptions(cascade=bad))
     with pytest.raises(UserError, match="not found"):
-        YuNetDetector(tmp_path / "none.onnx")
+        YuNetDetector(YuNetOptions(model=tmp_path / "none.onnx"))
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(paths.shipped(paths.YUNET).read_bytes()[:5000])
     with pytest.raises(UserError, match="not a valid YuNet"):
-        YuNetDetector(corrupt)
+        YuNetDetector(YuNetOptions(model=corrupt))
     monkeypatch.delattr(cv2, "FaceDetectorYN")
     with pytest.raises(UserError, match="FaceDetectorYN"):
-        YuNetDetector(paths.shipped(paths.YUNET))
+        YuNetDetector(YuNetOptions())
 
 
 @pytest.mark.parametrize("args, words", [

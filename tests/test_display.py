@@ -10,7 +10,7 @@ import pytest
 from pi_emotion.errors import UserError
 from pi_emotion.outputs.display import FramebufferDisplay, open_display
 from pi_emotion.outputs.window import WindowDisplay, has_gui
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 
 def fake_fb(tmp_path, width, height, bpp, stride=None):
@@ -117,8 +117,8 @@ class ScriptedGui:
 def test_window_keys_save_pause_and_quit_a_real_run(tmp_path):
     from conftest import SAMPLE
 
-    from pi_emotion.app import build_classifier, build_detector, build_pipeline
     from pi_emotion.config import Settings
+    from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline
     from pi_emotion.sources.video import VideoFileSource
 
     gui, stop, pause = ScriptedGui(), threading.Event(), threading.Event()

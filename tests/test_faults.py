@@ -16,15 +16,15 @@ from streaming import appliance
 from test_stream import Reader, get
 
 from pi_emotion import config
-from pi_emotion.app import build_detector
-from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
 from pi_emotion.errors import UserError
+from pi_emotion.integrations.systemd import Notifier
 from pi_emotion.outputs.events import EventsWriter
-from pi_emotion.pipeline import Pipeline
-from pi_emotion.results import FrameResult
-from pi_emotion.service import Notifier
-from pi_emotion.sources import FrameSource
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.results.frame import FrameResult
+from pi_emotion.runtime.app import build_detector
+from pi_emotion.runtime.pipeline import Pipeline, PipelineOptions
+from pi_emotion.sources.base import FrameSource
 from pi_emotion.sources.reconnect import ReconnectingSource
 from pi_emotion.sources.video import VideoFileSource
 
@@ -217,7 +217,7 @@ class FailsOnce(EmotionClassifier):
 
 def test_inference_raising_for_one_frame_does_not_end_the_run():
     source = VideoFileSource(SAMPLE)
-    pipeline = Pipeline(source, build_detector(Settings()), FailsOnce(MODEL), [], max_frames=30)
+    pipeline = Pipeline(source, build_detector(Settings()), FailsOnce(MODEL), [], PipelineOptions(max_frames=30))
     stats = pipeline.run()
     source.close()
     assert stats.frames == 30 and stats.errors == 1

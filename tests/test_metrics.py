@@ -8,16 +8,16 @@ import threading
 from conftest import MODEL, SAMPLE
 from prometheus_client.parser import text_string_to_metric_families
 
-from pi_emotion.app import build_detector, metrics_renderer
-from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.metrics import AppCollector
-from pi_emotion.pipeline import Pipeline
-from pi_emotion.soc import SocSensors
+from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
+from pi_emotion.integrations.stream.server import StreamServer
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.runtime.app import build_detector, metrics_renderer
+from pi_emotion.runtime.metrics import AppCollector
+from pi_emotion.runtime.pipeline import Pipeline, PipelineOptions
+from pi_emotion.runtime.soc import SocSensors
+from pi_emotion.runtime.stats import STAGES, RunStats
 from pi_emotion.sources.video import VideoFileSource
-from pi_emotion.stats import STAGES, RunStats
-from pi_emotion.stream.hub import FrameHub, StreamOutput
-from pi_emotion.stream.server import StreamServer
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"prometheus:s3cret").decode()}
 
@@ -35,7 +35,8 @@ def test_metrics_route_is_parseable_complete_and_behind_the_password():
     source = VideoFileSource(SAMPLE)
     classifier = EmotionClassifier(MODEL)
     hub = FrameHub()
-    pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(hub)], max_frames=90)
+    pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(hub)],
+                        PipelineOptions(max_frames=90))
     server = StreamServer(hub, ("127.0.0.1", 0), "s3cret", metrics=metrics_renderer(pipeline, source, classifier))
     server.start()
     try:
@@ -102,7 +103,7 @@ def test_soc_falls_back_to_vcgencmd_and_says_nothing_where_nothing_tells(tmp_pat
 
 
 def _render(soc) -> str:
-    from pi_emotion.metrics import renderer
+    from pi_emotion.runtime.metrics import renderer
 
     body, _ = renderer(AppCollector(RunStats(), lambda: False, {"version": "x"}, soc))()
     return body.decode()

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import DATA, MODEL, ROOT, assert_user_error, run_cli
 
-from pi_emotion import datasets, detectors
-from pi_emotion.classify import EmotionClassifier
-from pi_emotion.config import Settings
-from pi_emotion.modelmeta import FER2013_LABELS
-from pi_emotion.results import Detection
+from pi_emotion.datasets import fer2013
+from pi_emotion.perception import detectors
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.perception.modelmeta import FER2013_LABELS
+from pi_emotion.results.frame import Detection
 
 FER_SAMPLE = DATA / "fer2013-sample.csv.gz"
 LEGACY = DATA / "fer2013_mini_XCEPTION.102-0.66.hdf5"
@@ -71,7 +71,7 @@ def test_the_shipped_five_class_model_is_picked_by_name_and_reaches_its_recorded
 
 
 def test_evaluate_names_a_split_only_where_the_data_has_one(tmp_path):
-    sample = datasets.load(FER_SAMPLE, "PublicTest")
+    sample = fer2013.load(FER_SAMPLE, "PublicTest")
     for i, (face, label) in enumerate(zip(sample.images[:40], sample.labels[:40])):
         folder = tmp_path / "faces" / FER2013_LABELS[label]
         folder.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ def test_evaluate_detect_scores_the_appliance_crop_path():
 
 @pytest.mark.parametrize("name", ["haar", "yunet"])
 def test_shipped_model_sees_the_smile(photos, name):
-    detector = detectors.create(Settings(detector=name))
+    detector = detectors.create(name)
     classifier = EmotionClassifier(MODEL)
     image = photos["obama-480p"]
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)

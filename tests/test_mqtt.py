@@ -8,7 +8,7 @@ from broker import ApplianceProcess, Broker, Subscriber, free_port, make_certifi
 from conftest import assert_user_error, run_cli
 
 from pi_emotion.config import Settings
-from pi_emotion.modelmeta import FER2013_LABELS
+from pi_emotion.perception.modelmeta import FER2013_LABELS
 
 pytestmark = needs_mosquitto
 ENTITIES = 2 + len(FER2013_LABELS) + 1 + 2  # faces, dominant, a share per label and "uncertain", fps, someone

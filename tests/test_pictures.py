@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 from conftest import DATA, assert_user_error, run_cli
 
-from pi_emotion import detectors
-from pi_emotion.config import Settings
+from pi_emotion.perception import detectors
 
 
 def press_photo(photos, tmp_path):
@@ -25,7 +24,7 @@ def press_photo(photos, tmp_path):
 def test_a_big_picture_with_small_faces_is_searched_at_a_size_that_suits_it(photos, tmp_path):
     _, canvas = press_photo(photos, tmp_path)
     grey = cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY)
-    yunet = detectors.create(Settings(detector="yunet"))
+    yunet = detectors.create("yunet")
     assert len(yunet.detect(canvas, grey)) < 3  # the video path's fixed 320 px
     assert len(yunet.detect_picture(canvas, grey)) == 3
 

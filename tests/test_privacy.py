@@ -15,15 +15,15 @@ import pytest
 from broker import ApplianceProcess, Broker, Subscriber, free_port, needs_mosquitto, payload
 from conftest import DATA, MODEL, ROOT, SAMPLE, assert_user_error, run_cli
 
-from pi_emotion.annotate import annotate
-from pi_emotion.app import build_detector
-from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.pipeline import Pipeline
-from pi_emotion.results import Box, Face, FrameResult
+from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
+from pi_emotion.integrations.stream.server import StreamServer
+from pi_emotion.perception.annotate import annotate
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.results.frame import Box, Face, FrameResult
+from pi_emotion.runtime.app import build_detector
+from pi_emotion.runtime.pipeline import Pipeline, PipelineOptions
 from pi_emotion.sources.video import VideoFileSource
-from pi_emotion.stream.hub import FrameHub, StreamOutput
-from pi_emotion.stream.server import StreamServer
 
 
 def edges(image: np.ndarray, box: Box) -> np.ndarray:
@@ -105,7 +105,8 @@ def snapshot_of(path, blur: bool) -> tuple[np.ndarray, dict]:
     source = VideoFileSource(path, loop=True, realtime=True)
     hub = FrameHub()
     classifier = EmotionClassifier(MODEL)
-    pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(hub)], blur_faces=blur)
+    pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(hub)],
+                        PipelineOptions(blur_faces=blur))
     server = StreamServer(hub, ("127.0.0.1", 0), "s3cret")
     stop, first = threading.Event(), threading.Event()
     pipeline.hooks.append(lambda result, stats: first.set())

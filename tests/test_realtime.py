@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import DATA, SAMPLE, assert_user_error, run_cli
 
-from pi_emotion.capture import ThreadedCapture
-from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.runtime.capture import ThreadedCapture
+from pi_emotion.sources.base import Frame, FrameSource
 from pi_emotion.sources.video import VideoFileSource
 
 

@@ -13,7 +13,7 @@ from conftest import SAMPLE, run_cli
 
 from pi_emotion.outputs.events import EventsWriter
 from pi_emotion.outputs.video import MAX_HOLD, VideoWriter
-from pi_emotion.results import Face, FrameResult
+from pi_emotion.results.frame import Face, FrameResult
 
 
 def lines_of(path):

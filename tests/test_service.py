@@ -15,13 +15,13 @@ import pytest
 from conftest import MODEL, ROOT, SAMPLE, interactive_env, wait_until
 from streaming import StallingSource
 
-from pi_emotion.app import build_detector
-from pi_emotion.classify import EmotionClassifier
 from pi_emotion.config import Settings
-from pi_emotion.pipeline import Pipeline
-from pi_emotion.results import FrameResult
-from pi_emotion.service import STATUS_EVERY, Notifier
-from pi_emotion.stats import RunStats
+from pi_emotion.integrations.systemd import STATUS_EVERY, Notifier
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.results.frame import FrameResult
+from pi_emotion.runtime.app import build_detector
+from pi_emotion.runtime.pipeline import Pipeline
+from pi_emotion.runtime.stats import RunStats
 
 
 class ManualClock:

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from conftest import SAMPLE
 
-from pi_emotion.capture import ThreadedCapture
 from pi_emotion.errors import UserError
-from pi_emotion.sources import SourceSettings, open_source
+from pi_emotion.runtime.capture import ThreadedCapture
+from pi_emotion.runtime.stats import StageTimes
+from pi_emotion.sources import open_source
+from pi_emotion.sources.base import SourceSettings
 from pi_emotion.sources.camera import CameraSource
 from pi_emotion.sources.video import VideoFileSource
-from pi_emotion.stats import StageTimes
 
 
 def read_all(source, limit=10_000):

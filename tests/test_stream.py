@@ -14,7 +14,7 @@ from conftest import ROOT, SAMPLE, assert_user_error, interactive_env, run_cli, 
 from streaming import Appliance, StallingSource, appliance
 
 from pi_emotion.errors import UserError
-from pi_emotion.stream.server import parse_address
+from pi_emotion.integrations.stream.server import parse_address
 
 
 def get(port, path, headers=None, timeout=10):

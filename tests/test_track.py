@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import SAMPLE, run_cli
 
-from pi_emotion.results import UNCERTAIN, Detection
-from pi_emotion.track import Tracker
+from pi_emotion.perception.track import Tracker
+from pi_emotion.results.frame import UNCERTAIN, Detection
 
 FPS = 30
 

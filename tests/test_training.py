@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA, ROOT, assert_user_error, run_cli
 
-from pi_emotion import datasets
+from pi_emotion.datasets import fer2013
 from pi_emotion.training import augment, recipe
 from pi_emotion.training.recipe import BATCH, TrainOptions
 from pi_emotion.training.run_folder import RunFolder
@@ -36,12 +36,12 @@ def slow_tf(test):
 
 @pytest.fixture(scope="module")
 def faces():
-    train = datasets.load(FER_SAMPLE, "Training")
+    train = fer2013.load(FER_SAMPLE, "Training")
     return train.images, np.eye(7, dtype=np.float32)[train.labels], np.ones(len(train), np.float32)
 
 
 def epoch(faces, epoch_index=0, **kw):
-    from pi_emotion.preprocess import normaliser
+    from pi_emotion.perception.preprocess import normaliser
 
     o = TrainOptions(Path(), Path(), **kw)
     return augment.make_epoch(*faces, o, epoch_index, normaliser(o.normalise))
@@ -166,7 +166,7 @@ def test_a_five_class_model_trains_converts_and_runs_in_the_appliance(tmp_path):
     proc = run_cli("evaluate", "--model", tflite, "--data", FER_SAMPLE, "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    public = datasets.load(FER_SAMPLE, "PublicTest")
+    public = fer2013.load(FER_SAMPLE, "PublicTest")
     assert report["labels"] == FIVE.split(",")
     assert report["n"] == int(np.isin(public.labels, [0, 3, 4, 5, 6]).sum())
     events = tmp_path / "events.jsonl"

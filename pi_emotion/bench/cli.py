@@ -94,7 +94,7 @@ def main(argv: list[str], parser_class) -> int:
 
 def _detectors(a, config) -> int:
     from pi_emotion.bench.detection import detection_row, format_rows
-    from pi_emotion.detectors import DETECTORS
+    from pi_emotion.perception.detectors import DETECTORS
 
     names = a.detectors.split(",")
     unknown = [n for n in names if n not in DETECTORS]

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from pi_emotion.bench.pipeline import Sink
-from pi_emotion.detectors import iou
 from pi_emotion.errors import UserError
-from pi_emotion.results import FrameResult
+from pi_emotion.results.boxes import iou
+from pi_emotion.results.frame import FrameResult
 
 MATCH_IOU = 0.3
 
@@ -45,8 +45,9 @@ def matched(truth: list[tuple], boxes: list[tuple]) -> int:
 
 def detection_row(settings, video: Path) -> dict:
     """One detector on one video: faces found against the ground truth, CPU and stage times."""
-    from pi_emotion.app import build_classifier, build_detector, build_pipeline
-    from pi_emotion.sources import SourceSettings, open_source
+    from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline
+    from pi_emotion.sources import open_source
+    from pi_emotion.sources.base import SourceSettings
 
     truth = truth_of(video)
     detector = build_detector(settings)

@@ -12,20 +12,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pi_emotion import datasets
-from pi_emotion.placement import face_matrix, place, random_placement
-from pi_emotion.results import largest
+from pi_emotion.datasets import fer2013
+from pi_emotion.datasets.placement import face_matrix, place, random_placement
+from pi_emotion.results.boxes import largest
 
 POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
 
 
 def measure_framing(data: Path, faces: int = 1500, seed: int = 1, usage: str = "Training") -> dict:
-    from pi_emotion import detectors
-    from pi_emotion.config import Settings
+    from pi_emotion.perception import detectors
 
-    ds = datasets.load(data, usage)
+    ds = fer2013.load(data, usage)
     rng = np.random.default_rng(seed)
-    detector = detectors.create(Settings(detector="yunet"))
+    detector = detectors.create("yunet")
     points = []
     for i in rng.choice(len(ds), min(faces, len(ds)), replace=False):
         face = ds.images[i]

@@ -78,10 +78,11 @@ def _threads_cpu(*prefixes: str) -> float:
 
 
 def _one_run(settings, frames: int, mqtt: str, scrape_hz: float) -> dict:
-    from pi_emotion.app import build_classifier, build_detector, build_mqtt, build_pipeline, metrics_renderer
-    from pi_emotion.sources import SourceSettings, open_source
-    from pi_emotion.stream.hub import FrameHub
-    from pi_emotion.stream.server import StreamServer
+    from pi_emotion.integrations.stream.hub import FrameHub
+    from pi_emotion.integrations.stream.server import StreamServer
+    from pi_emotion.runtime.app import build_classifier, build_detector, build_mqtt, build_pipeline, metrics_renderer
+    from pi_emotion.sources import open_source
+    from pi_emotion.sources.base import SourceSettings
 
     run_settings = dataclasses.replace(settings, mqtt=mqtt, device_name="bench")
     with ExitStack() as stack:

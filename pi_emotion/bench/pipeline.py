@@ -40,10 +40,11 @@ class Sink:
 def served_pipeline(settings, frames: int, source=None, outputs: tuple = ()):
     """The pipeline on a looping file (or ``source``) with the browser view on a free loopback port and any
     further ``outputs``, torn down after."""
-    from pi_emotion.app import build_classifier, build_detector, build_pipeline, status
-    from pi_emotion.sources import SourceSettings, open_source
-    from pi_emotion.stream.hub import FrameHub, StreamOutput
-    from pi_emotion.stream.server import StreamServer
+    from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
+    from pi_emotion.integrations.stream.server import StreamServer
+    from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline, status
+    from pi_emotion.sources import open_source
+    from pi_emotion.sources.base import SourceSettings
 
     source = source or open_source(SourceSettings(settings.source, loop=True))
     classifier = build_classifier(settings)

@@ -20,7 +20,7 @@ import numpy as np
 
 from pi_emotion.bench.pipeline import open_fds, rss_mb, served_pipeline
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.sources.base import Frame, FrameSource
 from pi_emotion.sources.video import VideoFileSource
 
 SAMPLES = 20

@@ -23,9 +23,10 @@ WARMUP = 20
 
 
 def run_bench(settings, frames: int, keras_model: Path | None) -> dict:
-    from pi_emotion.app import build_classifier, build_detector, build_pipeline
     from pi_emotion.outputs.events import EventsWriter
-    from pi_emotion.sources import SourceSettings, open_source
+    from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline
+    from pi_emotion.sources import open_source
+    from pi_emotion.sources.base import SourceSettings
 
     detector = build_detector(settings)
     classifier = build_classifier(settings)

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 
 class Output(Protocol):

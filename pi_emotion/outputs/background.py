@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 log = logging.getLogger(__name__)
 QUEUE = 8

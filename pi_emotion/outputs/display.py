@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from pi_emotion.errors import UserError
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 SYSFS = Path("/sys/class/graphics")
 # bits per pixel -> OpenCV conversion from BGR to the framebuffer's byte order (little-endian)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pi_emotion.errors import UserError
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 # Which frames each ``events_mode`` writes; a new mode is a new entry here and in the setting's choices.
 MODES: dict[str, Callable[[FrameResult], bool]] = {

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from pi_emotion.aggregate import Aggregate, IntervalAggregator
 from pi_emotion.outputs.events import EventsWriter
-from pi_emotion.results import FrameResult, iso_utc
+from pi_emotion.results.aggregate import Aggregate, IntervalAggregator
+from pi_emotion.results.frame import FrameResult, iso_utc
 
 
 class SummaryWriter:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from pi_emotion.errors import UserError
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 CHECK_EVERY = 30  # frames between free-space checks
 MIN_RESERVE = 256 * 1024  # bytes kept free to close the file (its index, the last frames)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from pi_emotion.errors import UserError
-from pi_emotion.results import FrameResult
+from pi_emotion.results.frame import FrameResult
 
 log = logging.getLogger(__name__)
 QUIT = (ord("q"), 27)  # q, Esc

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pi_emotion.annotate import COLOURS
 from pi_emotion.errors import UserError
+from pi_emotion.perception.annotate import COLOURS
 from pi_emotion.report.load import Record
 from pi_emotion.report.summarise import Timeline, Totals, TrackRow
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pi_emotion.aggregate import dominant, shares
 from pi_emotion.report.load import Record, Series
+from pi_emotion.results.aggregate import dominant, shares
 
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 MAX_BUCKETS = 150

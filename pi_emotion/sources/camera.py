@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.sources.base import Frame, FrameSource
 
 
 def _v4l2_capture(device: int | str) -> Any:

@@ -13,7 +13,7 @@ import logging
 import time
 
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.sources.base import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 MIN_TIMEOUT = 2.0  # seconds a capture may take before the camera counts as stalled

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import cv2
 
-from pi_emotion.datasets import IMAGE_SUFFIXES
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame
+from pi_emotion.paths import IMAGE_SUFFIXES
+from pi_emotion.sources.base import Frame
 
 
 def is_pictures(spec: str) -> bool:

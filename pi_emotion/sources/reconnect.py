@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.sources.base import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 FIRST_DELAY = 0.5

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 
 from pi_emotion.errors import UserError
-from pi_emotion.sources import Frame, FrameSource
+from pi_emotion.sources.base import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 MAX_CORRUPT_RUN = 10  # this many undecodable frames in a row: the file is truncated, it has ended

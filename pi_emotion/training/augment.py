@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pi_emotion import camera_conditions
+from pi_emotion.datasets import camera_conditions
 from pi_emotion.training.recipe import BATCH, TrainOptions
 
 CONTRAST, BRIGHTNESS = 0.3, 0.2  # light jitter of every face: contrast factor 1 +/- 0.3, offset +/- 0.2 * 255

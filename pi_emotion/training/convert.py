@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_emotion import datasets
+from pi_emotion.datasets import fer2013
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta, meta_path
-from pi_emotion.preprocess import normaliser
+from pi_emotion.perception.modelmeta import FER2013_LABELS, ModelMeta, meta_path
+from pi_emotion.perception.preprocess import normaliser
 
 INPUT_RANGES = {"0,255": (1.0, 0.0), "0,1": (1 / 255, 0.0), "-1,1": (1 / 127.5, -1.0)}
 
@@ -76,9 +76,9 @@ def describe(model, path: Path, opts: ConvertOptions) -> ModelMeta:
 def calibration_pixels(data: Path, meta: ModelMeta, samples: int, seed: int) -> np.ndarray:
     """A seeded random sample of training faces as uint8 (N, H, W, C)."""
     try:
-        ds = datasets.load(data, "Training", size=meta.input_size)
+        ds = fer2013.load(data, "Training", size=meta.input_size)
     except UserError:
-        ds = datasets.load(data, "all", size=meta.input_size)
+        ds = fer2013.load(data, "all", size=meta.input_size)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(ds), size=min(samples, len(ds)), replace=False)
     x = ds.images[pick][..., None]
@@ -89,7 +89,7 @@ def convert(opts: ConvertOptions) -> dict:
     """Convert, write model + metadata, and return a report of what was done."""
     import tensorflow as tf
 
-    from pi_emotion.classify import EmotionClassifier
+    from pi_emotion.perception.classify import EmotionClassifier
 
     model = load_keras(opts.model)
     meta = describe(model, opts.model, opts)

@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import ModelMeta
-from pi_emotion.preprocess import normaliser
+from pi_emotion.perception.modelmeta import ModelMeta
+from pi_emotion.perception.preprocess import normaliser
 
 
 @dataclass
@@ -70,8 +70,8 @@ def saliency(model: keras.Model, x: np.ndarray, index: int) -> np.ndarray:
 
 
 def explain(picture: Path, model_path: Path, label: str | None = None) -> list[Explanation]:
-    from pi_emotion.app import build_classifier, build_detector
     from pi_emotion.config import Settings
+    from pi_emotion.runtime.app import build_classifier, build_detector
     from pi_emotion.training.convert import load_keras
 
     tflite = model_path.with_suffix(".tflite")

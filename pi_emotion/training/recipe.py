@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import FER2013_LABELS
-from pi_emotion.preprocess import NORMALISERS
+from pi_emotion.perception.modelmeta import FER2013_LABELS
+from pi_emotion.perception.preprocess import NORMALISERS
 
 BATCH = 64  # even, and the last short batch is dropped: TF's oneDNN path crashes on odd batches
 # Sizes of the network (keyword arguments of network.build). "base" has 2.6x the weights of

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_emotion import datasets
+from pi_emotion.datasets import fer2013
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import FER2013_LABELS
+from pi_emotion.perception.modelmeta import FER2013_LABELS
 
 
-def fingerprint(data: datasets.Dataset) -> str:
+def fingerprint(data: fer2013.Dataset) -> str:
     """Identifies a set of faces and labels, order included."""
     h = hashlib.sha256(data.images.tobytes())
     h.update(data.labels.tobytes())
@@ -27,9 +27,9 @@ def fingerprint(data: datasets.Dataset) -> str:
 
 
 def make(data: Path, models: list[Path], out: Path) -> dict:
-    from pi_emotion.evaluate import predictor
+    from pi_emotion.training.evaluate import predictor
 
-    train = datasets.load(data, "Training")
+    train = fer2013.load(data, "Training")
     if train.split != "Training":
         raise UserError(f"{data} has no Training split (a FER2013 CSV with a Usage column, or a train/ folder)")
     probs = np.zeros((len(train), len(FER2013_LABELS)), np.float64)
@@ -37,7 +37,7 @@ def make(data: Path, models: list[Path], out: Path) -> dict:
         predict, meta = predictor(path)
         if tuple(meta.labels) != FER2013_LABELS:
             raise UserError(f"teacher {path}: labels {list(meta.labels)} are not FER2013's seven")
-        sized = train if meta.input_size == train.images.shape[2:0:-1] else datasets.load(data, "Training",
+        sized = train if meta.input_size == train.images.shape[2:0:-1] else fer2013.load(data, "Training",
                                                                                            size=meta.input_size)
         x = sized.images[..., None]
         if meta.channels == 3:
@@ -50,7 +50,7 @@ def make(data: Path, models: list[Path], out: Path) -> dict:
     return {"faces": len(train), "accuracy": float(np.mean(probs.argmax(1) == train.labels)), "output": str(out)}
 
 
-def load(path: Path, train: datasets.Dataset) -> np.ndarray:
+def load(path: Path, train: fer2013.Dataset) -> np.ndarray:
     """The soft targets of ``train`` (the whole Training split, in order), FER2013's seven classes."""
     try:
         with np.load(path) as npz:

@@ -19,10 +19,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pi_emotion import camera_conditions, datasets
+from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
-from pi_emotion.modelmeta import FER2013_LABELS, ModelMeta
-from pi_emotion.preprocess import normaliser
+from pi_emotion.perception.modelmeta import FER2013_LABELS, ModelMeta
+from pi_emotion.perception.preprocess import normaliser
 from pi_emotion.training import augment, teacher
 from pi_emotion.training.network import build
 from pi_emotion.training.recipe import ARCHS, BATCH, TrainOptions, should_pause
@@ -50,23 +50,23 @@ def class_weights(labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def load_data(o: TrainOptions) -> TrainingData:
-    full = datasets.load(o.data, "Training")
+    full = fer2013.load(o.data, "Training")
     if full.split != "Training":
         raise UserError(f"{o.data}: training needs its Training and PublicTest splits (a FER2013 CSV with a Usage "
                         "column, or train/ and test/ folders)")
-    val = datasets.load(o.data, "PublicTest")
+    val = fer2013.load(o.data, "PublicTest")
     soft = teacher.load(o.teacher, full) if o.teacher else None
     train = full
     if o.limit:
-        train = datasets.Dataset(full.images[: o.limit], full.labels[: o.limit], full.split)
+        train = fer2013.Dataset(full.images[: o.limit], full.labels[: o.limit], full.split)
         soft = None if soft is None else soft[: o.limit]
-    camera = datasets.Dataset(camera_conditions.degrade(val.images, VALIDATION_SEED), val.labels, val.split)
+    camera = fer2013.Dataset(camera_conditions.degrade(val.images, VALIDATION_SEED), val.labels, val.split)
     if o.classes != FER2013_LABELS:
         columns = [FER2013_LABELS.index(c) for c in o.classes]
         if soft is not None:
             soft = soft[np.isin(train.labels, columns)][:, columns]
             soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-9)
-        train, val, camera = (datasets.select_classes(d, o.classes) for d in (train, val, camera))
+        train, val, camera = (fer2013.select_classes(d, o.classes) for d in (train, val, camera))
     if len(train) < 2 * BATCH:
         raise UserError(f"{o.data}: {len(train)} training images are too few (need at least {2 * BATCH})")
     k = len(o.classes)

@@ -1,0 +1,260 @@
+"""HTTP server for the browser view, standard library only.
+
+Routes: ``/`` page, ``/stream.mjpg``, ``/snapshot.jpg``, ``/api/status``, ``/api/events``
+(JSON, or Server-Sent Events when asked for ``text/event-stream``), ``/metrics``
+(Prometheus) and ``/healthz``. Nothing here writes a file or serves one from disk.
+In the aggregates-only privacy mode (``private``) the picture and per-face routes answer 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+from pi_emotion.errors import UserError
+from pi_emotion.integrations.stream.hub import FrameHub
+
+log = logging.getLogger(__name__)
+BOUNDARY = "FRAME"
+NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate, private", "Pragma": "no-cache", "Expires": "0"}
+SECURITY = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+SSE_INTERVAL = 0.1  # seconds; the page needs no more than ten updates a second
+STALE_AFTER = 5.0  # seconds without a frame before /healthz says 503
+PRIVATE_ROUTES = ("/stream.mjpg", "/snapshot.jpg", "/api/events")
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT``, host defaulting to loopback; IPv6 as ``[::1]:8000``."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UserError(f"--stream {text!r}: expected [HOST:]PORT, e.g. 8000 or 0.0.0.0:8000")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def check_access(address: tuple[str, int], password: str, allow_anonymous: bool) -> None:
+    """Faces are not streamed to the network without a password, unless the user said so explicitly."""
+    if not password and not is_loopback(address[0]) and not allow_anonymous:
+        raise UserError(f"--stream {address[0]}:{address[1]} would show faces to the network without a password: "
+                        "set PI_EMOTION_STREAM_PASSWORD (or --stream-password), bind 127.0.0.1, or set "
+                        "stream_allow_anonymous = true")
+
+
+class StreamServer:
+    """Owns the listening socket and its thread; ``status`` supplies /api/status's figures."""
+
+    def __init__(self, hub: FrameHub, address: tuple[str, int], password: str = "",
+                 status: Callable[[], dict] = dict, client_timeout: float = 10.0,
+                 stale_after: float = STALE_AFTER, metrics: Callable[[], tuple[bytes, str]] | None = None,
+                 private: bool = False) -> None:
+        self.hub = hub
+        handler = type("Handler", (_Handler,), {"hub": hub, "password": password, "status": staticmethod(status),
+                                                "timeout": client_timeout, "stale_after": stale_after,
+                                                "metrics": staticmethod(metrics) if metrics else None,
+                                                "private": private})
+        server_class = _IPv6Server if ":" in address[0] else _Server
+        try:
+            self.httpd = server_class(address, handler)
+        except OSError as exc:
+            raise UserError(f"--stream {address[0]}:{address[1]} cannot be bound ({exc.strerror})") from None
+        self.address = self.httpd.server_address[:2]
+        if not password and not is_loopback(address[0]):
+            log.warning("the stream on %s:%d is open to the network without a password; "
+                        "set --stream-password (or stream_password in the config file)", *self.address)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(2)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def handle_error(self, request, client_address) -> None:
+        log.debug("client %s dropped", client_address[0])  # a client gone is normal, not an error
+
+
+class _IPv6Server(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hub: FrameHub
+    password: str
+    status: Callable[[], dict]
+    stale_after: float
+    metrics: Callable[[], tuple[bytes, str]] | None
+    private: bool
+    server_version = "pi-emotion"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"  # errors for garbled request lines get a real status line
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s\n"
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/healthz":
+            return self._healthz()
+        if not self._authorised():
+            return self._send(HTTPStatus.UNAUTHORIZED, b"authentication required\n", "text/plain",
+                              {"WWW-Authenticate": 'Basic realm="pi-emotion", charset="UTF-8"'})
+        if self.private and url.path in PRIVATE_ROUTES:
+            return self._send(HTTPStatus.FORBIDDEN, b"not available: this appliance runs with --privacy aggregate "
+                              b"(no pictures or per-face data leave it)\n", "text/plain")
+        route = {"/": self._page, "/stream.mjpg": self._mjpeg, "/snapshot.jpg": self._snapshot,
+                 "/api/status": self._status, "/api/events": self._events, "/metrics": self._metrics}.get(url.path)
+        if route is None or (url.path == "/metrics" and self.metrics is None):
+            return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+        route(parse_qs(url.query))
+
+    def _not_allowed(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"read-only\n", "text/plain", {"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
+    def _authorised(self) -> bool:
+        if not self.password:
+            return True
+        header = self.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            _, _, given = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return hmac.compare_digest(given.encode(), self.password.encode())
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in {**NO_CACHE, **SECURITY, **(headers or {})}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, data, status: HTTPStatus = HTTPStatus.OK) -> None:
+        self._send(status, json.dumps(data).encode() + b"\n", "application/json")
+
+    def _healthz(self) -> None:
+        age = self.hub.seconds_since_frame()
+        ok = age is not None and age < self.stale_after
+        body = {"ok": ok, "state": self.status().get("state", "running"),
+                "seconds_since_frame": None if age is None else round(age, 3)}
+        self._json(body, HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE)
+
+    def _page(self, query) -> None:
+        page = resources.files("pi_emotion.integrations.stream").joinpath("page.html").read_bytes()
+        self._send(HTTPStatus.OK, page, "text/html; charset=utf-8",
+                   {"Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'unsafe-inline'; "
+                                               "script-src 'unsafe-inline'; connect-src 'self'"})
+
+    def _status(self, query) -> None:
+        self._json({**self.status(), "stream_clients": self.hub.stream_clients})
+
+    def _metrics(self, query) -> None:
+        body, content_type = self.metrics()
+        self._send(HTTPStatus.OK, body, content_type)
+
+    def _snapshot(self, query) -> None:
+        age = self.hub.seconds_since_frame()
+        jpeg = self.hub.snapshot(timeout=2.0) if age is not None and age < self.stale_after else None
+        if jpeg is None:
+            return self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"no current frame\n", "text/plain",
+                              {"Retry-After": "5"})
+        self._send(HTTPStatus.OK, jpeg, "image/jpeg")
+
+    def _too_many(self) -> None:
+        """503, and the connection closed, so a refused client holds no server thread."""
+        self.close_connection = True
+        self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"too many clients\n", "text/plain",
+                   {"Retry-After": "10", "Connection": "close"})
+
+    def _mjpeg(self, query) -> None:
+        if not self.hub.join_stream():
+            return self._too_many()
+        try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+            for key, value in {**NO_CACHE, **SECURITY, "Connection": "close"}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.close_connection = True
+            if self.command == "HEAD":
+                return
+            seq = 0
+            while True:
+                jpeg, seq = self.hub.next_jpeg(seq, timeout=self.timeout)
+                if jpeg is None:
+                    return  # no frames for a while, or shutting down: the browser reconnects
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
+                                 f"\r\n\r\n".encode() + jpeg + b"\r\n")
+        except (ConnectionError, TimeoutError, OSError):
+            log.debug("stream client %s left", self.address_string())
+        finally:
+            self.hub.leave_stream()
+
+    def _events(self, query) -> None:
+        if "text/event-stream" not in self.headers.get("Accept", ""):
+            try:
+                n = max(1, min(int(query.get("n", ["100"])[0]), 1000))
+            except ValueError:
+                return self._send(HTTPStatus.BAD_REQUEST, b"n must be an integer\n", "text/plain")
+            return self._json([r.to_json() for r in self.hub.recent(n)])
+        if not self.hub.join_events():
+            return self._too_many()
+        try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream")
+            for key, value in {**NO_CACHE, **SECURITY, "Connection": "close"}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.close_connection = True
+            seq = 0
+            while True:
+                result, seq = self.hub.next_result(seq, timeout=self.timeout)
+                if result is None:
+                    return
+                self.wfile.write(b"data: " + json.dumps(result.to_json()).encode() + b"\n\n")
+                self.wfile.flush()
+                time.sleep(SSE_INTERVAL)  # rate limit: the next write carries the newest result
+        except (ConnectionError, TimeoutError, OSError):
+            log.debug("event client %s left", self.address_string())
+        finally:
+            self.hub.leave_events()

@@ -1,0 +1,75 @@
+"""Labelled boxes drawn onto a frame, sized to stay readable from 320 to 1920 pixels wide.
+
+Every picture that leaves the appliance (stream, snapshot, recording, display) is drawn
+here, so this is also where faces are pixelated (``blur_faces``) and where the "emotion
+analysis active" notice goes: no output can forget either.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pi_emotion.results.frame import UNCERTAIN, FrameResult
+
+# BGR; distinct at a glance, and 'happy' green / 'angry' red as people expect.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "angry": (40, 40, 230),
+    "disgust": (40, 140, 40),
+    "fear": (160, 60, 160),
+    "happy": (60, 200, 60),
+    "sad": (200, 120, 40),
+    "surprise": (0, 200, 240),
+    "neutral": (200, 200, 200),
+}
+OTHER = (255, 255, 255)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+NOTICE = "emotion analysis active"
+PIXEL_CELLS = 8  # a pixelated face is this many blocks across: a face-shaped patch, no features
+BLUR_GROW = 0.1  # the pixelated square reaches this fraction of the box beyond each side (hair, chin)
+
+
+def pixelate(image: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Replace the face's square (a little grown) with PIXEL_CELLS x PIXEL_CELLS flat blocks, in place."""
+    x, y, w, h = box
+    grow_x, grow_y = round(w * BLUR_GROW), round(h * BLUR_GROW)
+    x0, y0 = max(0, x - grow_x), max(0, y - grow_y)
+    x1, y1 = min(image.shape[1], x + w + grow_x), min(image.shape[0], y + h + grow_y)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    region = image[y0:y1, x0:x1]
+    cells = cv2.resize(region, (min(PIXEL_CELLS, x1 - x0), min(PIXEL_CELLS, y1 - y0)), interpolation=cv2.INTER_AREA)
+    region[:] = cv2.resize(cells, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+
+
+def annotate(image: np.ndarray, result: FrameResult, overlay: str | None = None, *, blur_faces: bool = False,
+             notice: bool = False) -> np.ndarray:
+    """Draw in place (the frame is ours) and return it; ``overlay`` is a status line at top-left.
+
+    Faces are pixelated before anything is drawn, so no label or box is blurred with them.
+    """
+    width = image.shape[1]
+    scale = max(0.45, width / 1100)
+    thick = max(1, round(width / 400))
+    if blur_faces:
+        for face in result.faces:
+            pixelate(image, face.box)
+    for face in result.faces:
+        x, y, w, h = face.box
+        colour = COLOURS.get(face.emotion, OTHER)
+        cv2.rectangle(image, (x, y), (x + w, y + h), colour, thick)
+        label = face.emotion if face.emotion == UNCERTAIN else f"{face.emotion} {face.score:.0%}"
+        (tw, th), base = cv2.getTextSize(label, FONT, scale, thick)
+        top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
+        cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), colour, cv2.FILLED)
+        cv2.putText(image, label, (x + 3, top + th + 2), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    if overlay:
+        (tw, th), base = cv2.getTextSize(overlay, FONT, scale, thick)
+        cv2.rectangle(image, (0, 0), (tw + 10, th + base + 8), (0, 0, 0), cv2.FILLED)
+        cv2.putText(image, overlay, (5, th + 4), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    if notice:
+        (tw, th), base = cv2.getTextSize(NOTICE, FONT, scale, thick)
+        bottom = image.shape[0]
+        cv2.rectangle(image, (0, bottom - th - base - 8), (tw + 10, bottom), (0, 0, 0), cv2.FILLED)
+        cv2.putText(image, NOTICE, (5, bottom - base - 4), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return image

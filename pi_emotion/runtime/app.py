@@ -1,0 +1,249 @@
+"""Builds the pipeline a set of settings describes, and runs it until the source ends or a signal stops it.
+
+The one place that knows every stage: it turns the flat ``Settings`` into each stage's own
+options (``detector_options``, ``source_settings``, ``pipeline_options``, ``mqtt_settings``),
+for the run and for the commands and benchmarks that build the same pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack, closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pi_emotion import paths
+from pi_emotion.config import Settings
+from pi_emotion.errors import UserError
+from pi_emotion.integrations.systemd import Notifier
+from pi_emotion.outputs import Output
+from pi_emotion.outputs.background import BackgroundOutput
+from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.perception.detectors.base import Detector, DetectorOptions
+from pi_emotion.runtime import privacy
+from pi_emotion.runtime.pipeline import Pipeline, PipelineOptions
+from pi_emotion.runtime.stats import format_summary
+from pi_emotion.sources import open_source
+from pi_emotion.sources.base import FrameSource, SourceSettings
+
+if TYPE_CHECKING:
+    from pi_emotion.integrations.mqtt.settings import MqttSettings
+
+log = logging.getLogger("pi_emotion")
+
+
+def detector_options(s: Settings) -> DetectorOptions:
+    """The chosen detector's own options (``s.detector`` names it)."""
+    if s.detector == "haar":
+        from pi_emotion.perception.detectors.haar import HaarOptions
+
+        cascade = {"cascade": Path(s.cascade)} if s.cascade else {}
+        return HaarOptions(s.detect_width, s.min_face, scale_factor=s.scale_factor, min_neighbors=s.min_neighbors,
+                           **cascade)
+    from pi_emotion.perception.detectors.yunet import YuNetOptions
+
+    model = {"model": Path(s.detector_model)} if s.detector_model else {}
+    return YuNetOptions(s.detect_width, s.min_face, score_threshold=s.score_threshold,
+                        nms_threshold=s.nms_threshold, **model)
+
+
+def source_settings(s: Settings) -> SourceSettings:
+    return SourceSettings(s.source, s.width, s.height, s.fps, s.loop, s.realtime, s.detect_width)
+
+
+def pipeline_options(s: Settings) -> PipelineOptions:
+    return PipelineOptions(overlay=s.overlay, max_frames=s.max_frames, detect_every=s.detect_every,
+                           smooth_window=s.smooth_window, track_hold=s.track_hold, min_confidence=s.min_confidence,
+                           margin=s.margin, blur_faces=s.blur_faces, notice=s.notice)
+
+
+def mqtt_settings(s: Settings) -> MqttSettings:
+    """Where the broker is and what this appliance is called there; checked (``s.mqtt`` must be set)."""
+    from pi_emotion.integrations.mqtt.settings import MqttSettings
+
+    return MqttSettings.parse(s.mqtt, s.device_name, s.mqtt_user, s.mqtt_password, s.mqtt_tls, s.mqtt_ca,
+                              s.mqtt_prefix, s.ha_prefix)
+
+
+def build_classifier(settings: Settings) -> EmotionClassifier:
+    return EmotionClassifier(paths.model_path(settings.model), settings.threads, settings.tta)
+
+
+def build_detector(settings: Settings) -> Detector:
+    from pi_emotion.perception import detectors
+
+    return detectors.create(settings.detector, detector_options(settings))
+
+
+def shown_labels(settings: Settings, classifier: EmotionClassifier) -> tuple[str, ...]:
+    """Every label a face may be shown with: the model's, and "uncertain" where low confidence is named so."""
+    from pi_emotion.results.frame import UNCERTAIN
+
+    return classifier.labels + ((UNCERTAIN,) if settings.min_confidence > 0 else ())
+
+
+def describe(classifier: EmotionClassifier, detector: Detector) -> dict[str, str]:
+    """What this appliance runs, for MQTT state and /metrics."""
+    from pi_emotion import __version__
+
+    return {"version": __version__, "model": classifier.path.name, "detector": detector.name}
+
+
+def open_events(settings: Settings, labels: tuple[str, ...]) -> Output:
+    """The events file: a line per frame, or a line of aggregates per interval (summary, aggregates-only mode)."""
+    from pi_emotion.outputs.events import EventsWriter
+
+    summary = settings.events_mode == "summary" or privacy.aggregates_only(settings)
+    lines = EventsWriter(Path(settings.events), int(settings.events_max_mb * 1e6), settings.events_keep,
+                         "all" if summary else settings.events_mode)
+    if not summary:
+        return lines
+    if settings.events_mode != "summary":
+        log.info("--privacy aggregate: the events file gets one summary line per %g s", settings.interval)
+    from pi_emotion.outputs.summary import SummaryWriter
+    from pi_emotion.results.aggregate import IntervalAggregator
+
+    return SummaryWriter(lines, IntervalAggregator(settings.interval, settings.min_group, labels))
+
+
+def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Detector) -> Output | None:
+    """The MQTT output (it connects in the background), or None without ``--mqtt``."""
+    if not settings.mqtt:
+        return None
+    from pi_emotion.integrations.mqtt.output import MqttOutput
+    from pi_emotion.results.aggregate import IntervalAggregator
+
+    ms = mqtt_settings(settings)
+    aggregator = None
+    if privacy.aggregates_only(settings):
+        log.info("--privacy aggregate: MQTT gets one aggregate state per %g s and no face events", settings.interval)
+        aggregator = IntervalAggregator(settings.interval, settings.min_group, shown_labels(settings, classifier))
+    return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator)
+
+
+def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...],
+                  stop: threading.Event, pause: threading.Event) -> list[Output]:
+    """Outputs in the order they run; each is closed by ``stack`` however the run ends.
+
+    ``stop`` and ``pause`` are the run's controls, for outputs a person steers (a desktop window).
+    """
+    outputs: list[Output] = []
+    if settings.events:
+        events = open_events(settings, labels)
+        outputs.append(stack.enter_context(closing(BackgroundOutput(events, keep_all=True, name="events-writer"))))
+    if settings.output:
+        from pi_emotion.outputs.video import VideoWriter
+
+        writer = VideoWriter(Path(settings.output), source.fps, source.size)
+        outputs.append(stack.enter_context(closing(BackgroundOutput(writer, keep_all=True, name="video-writer"))))
+    from pi_emotion.outputs.display import open_display
+
+    display = open_display(settings.display, stop, pause)
+    if display is not None:
+        outputs.append(stack.enter_context(closing(BackgroundOutput(display, keep_all=False, name="display"))))
+    return outputs
+
+
+def build_pipeline(settings: Settings, source: FrameSource | None, detector: Detector,
+                   classifier: EmotionClassifier, outputs: list[Output]) -> Pipeline:
+    import cv2
+
+    cv2.setNumThreads(settings.cv_threads)
+    return Pipeline(source, detector, classifier, outputs, pipeline_options(settings))
+
+
+def stream_password(settings: Settings) -> str:
+    return settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
+
+
+def start_stream(settings: Settings, hub, status_of: Callable[[], dict], metrics: Callable[[], tuple[bytes, str]]):
+    """The browser view's HTTP server (with /metrics), listening and serving in its own thread."""
+    from pi_emotion.integrations.stream.server import StreamServer, parse_address
+
+    private = privacy.aggregates_only(settings)
+    if private:
+        log.info("--privacy aggregate: the browser view serves no video, snapshots or per-face events")
+    server = StreamServer(hub, parse_address(settings.stream), stream_password(settings), status_of, metrics=metrics,
+                          private=private)
+    server.start()
+    log.info("browser view at %s", server.url)
+    return server
+
+
+def status(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifier) -> dict:
+    """The figures of /api/status."""
+    from pi_emotion import __version__
+
+    stats = pipeline.stats
+    state = "waiting for camera" if source.waiting else "running"
+    return {"version": __version__, "state": state, "uptime_s": round(stats.elapsed, 1), "source": source.name,
+            "model": classifier.path.name, "fps": round(stats.recent_fps, 2), "frames": stats.frames,
+            "faces_now": stats.last_faces, "dropped": stats.dropped,
+            "stages": {k: {m: round(v, 3) for m, v in d.items()} for k, d in stats.stages.summary().items()}}
+
+
+def metrics_renderer(pipeline: Pipeline, source: FrameSource, classifier: EmotionClassifier):
+    from pi_emotion.runtime.metrics import AppCollector, renderer
+    from pi_emotion.runtime.soc import SocSensors
+
+    return renderer(AppCollector(pipeline.stats, lambda: source.waiting, describe(classifier, pipeline.detector),
+                                 SocSensors()))
+
+
+def run(settings: Settings) -> int:
+    if not settings.source:
+        raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
+    privacy.check(settings)
+    if settings.stream:
+        from pi_emotion.integrations.stream.server import check_access, parse_address
+
+        check_access(parse_address(settings.stream), stream_password(settings), settings.stream_allow_anonymous)
+    detector = build_detector(settings)
+    classifier = build_classifier(settings)
+    from pi_emotion.sources.pictures import is_pictures
+
+    if is_pictures(settings.source):
+        from pi_emotion.runtime.stills import run_pictures
+
+        return run_pictures(settings, build_pipeline(settings, None, detector, classifier, []))
+    notifier = Notifier()
+    stop, pause = threading.Event(), threading.Event()
+
+    def request_stop(*_) -> None:
+        notifier.stopping()
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, request_stop)
+    with ExitStack() as stack:
+        # Under systemd a camera that is not there yet is waited for: exiting would only get the service
+        # restarted a few times and then given up on, leaving a Pi that booted before its camera dead.
+        source = stack.enter_context(closing(open_source(source_settings(settings), reconnect=True,
+                                                         wait=settings.wait_for_source or notifier.active)))
+        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier), stop, pause)
+        mqtt = build_mqtt(settings, classifier, detector)
+        if mqtt is not None:
+            outputs.append(stack.enter_context(closing(mqtt)))
+        hub = None
+        if settings.stream:
+            from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
+
+            hub = FrameHub(max_clients=settings.stream_max_clients)
+            outputs.append(stack.enter_context(closing(StreamOutput(hub, private=privacy.aggregates_only(settings)))))
+        pipeline = build_pipeline(settings, source, detector, classifier, outputs)
+        if hub is not None:
+            page_status = lambda: {**status(pipeline, source, classifier),  # noqa: E731
+                                   "privacy": settings.privacy, "notice": settings.notice}
+            stack.enter_context(closing(start_stream(settings, hub, page_status,
+                                                     metrics_renderer(pipeline, source, classifier))))
+        pipeline.hooks.append(notifier.on_frame)
+        pipeline.idle_hooks.append(notifier.waiting)
+        log.info("running on %s with model %s", source.name, classifier.path.name)
+        stats = pipeline.run(stop, pause)
+    print(format_summary(stats, source.name), file=sys.stdout, flush=True)
+    return 0

@@ -1,0 +1,65 @@
+"""Running on still pictures: each picture once through the pipeline, a line of results for each.
+
+``--output`` is then a folder that gets an annotated copy of each picture; ``--events`` gets
+one line per picture, naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+
+from pi_emotion.config import Settings
+from pi_emotion.errors import UserError
+from pi_emotion.perception.annotate import annotate
+from pi_emotion.results.frame import FrameResult
+from pi_emotion.runtime import privacy
+from pi_emotion.runtime.pipeline import Pipeline
+from pi_emotion.sources.pictures import read_pictures
+
+log = logging.getLogger(__name__)
+
+
+def describe(result: FrameResult) -> str:
+    """``name: 2 faces: happy 87% at 120,40 90x90; ...``"""
+    faces = "; ".join(f"{f.emotion} {f.score:.0%} at {f.box[0]},{f.box[1]} {f.box[2]}x{f.box[3]}" for f in result.faces)
+    count = f"{len(result.faces)} face{'' if len(result.faces) == 1 else 's'}"
+    return f"{result.picture}: {count}" + (f": {faces}" if faces else "")
+
+
+def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
+    """Each picture of ``settings.source``; 0 when every picture could be read, 1 when some could not."""
+    if privacy.aggregates_only(settings):
+        raise UserError("--privacy aggregate: still pictures are scored one by one, face by face; "
+                        "aggregates-only is for cameras and videos")
+    folder = Path(settings.output) if settings.output else None
+    if folder is not None and (folder.suffix or (folder.exists() and not folder.is_dir())):
+        raise UserError(f"--output {folder}: for pictures, give a folder for the annotated copies")
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    events = None
+    if settings.events:
+        from pi_emotion.outputs.events import EventsWriter
+
+        events = EventsWriter(Path(settings.events))
+    unreadable = 0
+    try:
+        for path, frame in read_pictures(settings.source):
+            if frame is None:
+                unreadable += 1
+                log.error("%s is not a readable picture; skipped", path)
+                continue
+            result = pipeline.analyse(frame, picture=True)
+            result.picture = str(path)
+            print(describe(result), flush=True)
+            if events is not None:
+                events.write(None, result)
+            if folder is not None:
+                picture = annotate(frame.image, result, blur_faces=settings.blur_faces, notice=settings.notice)
+                cv2.imwrite(str(folder / (path.stem + ".jpg")), picture)
+    finally:
+        if events is not None:
+            events.close()
+    return 1 if unreadable else 0
