@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import tomllib
 import typing
@@ -24,6 +25,8 @@ SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
 DETECTOR_NAMES = tuple(DETECTORS)
 # which frames the events file gets (pi_emotion.outputs.events.MODES), or "summary": a line per interval instead
 EVENTS_MODES = ("all", "faces", "summary")
+# keys of earlier versions, accepted in config files (an upgrade keeps the file) and ignored with a warning
+RETIRED = {"smooth_window": "labels now rest on evidence over time: see smooth_seconds and switch_seconds"}
 
 
 def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
@@ -56,9 +59,18 @@ class Settings:
     margin: float = _opt(0.0, "Haar: border added around each face box before classifying, as a fraction of "
                          "its side (YuNet crops are framed from the face's landmarks)", lo=0, hi=1)
     # following faces
+    fine_every: float = _opt(1.0, "seconds between finer detection passes (twice the width, half the smallest "
+                             "face) that find small, far faces; 0: none", lo=0, hi=3600)
+    cut_threshold: float = _opt(12.0, "change of the picture (grey levels) that makes a hard cut, where every "
+                                "face is someone new; 0: never", lo=0, hi=255)
     track_hold: float = _opt(1.0, "seconds a face keeps its id while the detector does not see it", lo=0.05, hi=60)
-    smooth_window: int = _opt(5, "frames over which each face's probabilities are averaged", lo=1, hi=100)
-    min_confidence: float = _opt(0.4, "below this smoothed probability a face is labelled 'uncertain'", lo=0,
+    classify_rate: float = _opt(5.0, "classifications per face per second at most, on frames where the face was "
+                                "detected; 0: every such frame", lo=0, hi=240)
+    smooth_seconds: float = _opt(1.5, "time constant over which a face's views add up to its label", lo=0.05,
+                                 hi=600)
+    switch_seconds: float = _opt(0.7, "seconds another label must lead the evidence before it is shown", lo=0,
+                                 hi=600)
+    min_confidence: float = _opt(0.35, "below this share of the evidence a face is labelled 'uncertain'", lo=0,
                                  hi=1)
     # classification
     model: str = _opt("", "TFLite model with its .json metadata, or the name of a shipped one "
@@ -149,6 +161,9 @@ def read_file(path: Path) -> dict[str, Any]:
         raise UserError(f"config file {path} cannot be read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"config file {path} is not valid TOML ({exc})") from None
+    for key in sorted(set(data) & set(RETIRED)):
+        logging.getLogger(__name__).warning("config file %s: %s is no longer used (%s)", path, key, RETIRED[key])
+        del data[key]
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise UserError(f"config file {path}: unknown key {unknown[0]!r}")

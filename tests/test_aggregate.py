@@ -16,21 +16,29 @@ def kinds(events):
 
 
 def test_appear_change_and_leave_with_a_grace_period():
-    ev = FaceEvents(leave_after=1.0)
+    ev = FaceEvents(leave_after=1.0, appear_after=0.0)
     assert kinds(ev.update(frame(0.0, (1, "neutral")))) == [("appear", 1, "neutral")]
     assert ev.update(frame(0.1, (1, "neutral"))) == []
     changed = ev.update(frame(0.2, (1, "happy"), (2, "uncertain")))
     assert kinds(changed) == [("emotion", 1, "happy"), ("appear", 2, "uncertain")]
     assert changed[0].previous == "neutral"
     assert ev.update(frame(0.9)) == []  # a missed detection is not a departure
-    assert ev.shown() == {"happy": 1, "uncertain": 1}
     assert ev.update(frame(1.0, (1, "happy"))) == []
     left = ev.update(frame(1.3, (1, "happy")))
     assert kinds(left) == [("leave", 2, "uncertain")]
     assert left[0].t == 0.2 and left[0].duration_s == 0.0
     assert kinds(ev.finish()) == [("leave", 1, "happy")]
-    assert ev.shown() == {}
     assert set(left[0].to_json()) == {"type", "track", "t", "emotion", "score", "duration_s"}
+
+
+def test_a_face_that_flashes_by_gives_no_event_and_a_lasting_one_appears_when_it_was_first_seen():
+    ev = FaceEvents(leave_after=1.0, appear_after=0.5)
+    assert ev.update(frame(0.0, (1, "neutral"), (2, "sad"))) == []
+    assert ev.update(frame(0.1, (1, "happy"))) == []  # a change before the face is announced is no event
+    appeared = ev.update(frame(0.6, (1, "happy")))
+    assert kinds(appeared) == [("appear", 1, "happy")] and appeared[0].t == 0.0
+    assert ev.update(frame(1.2, (1, "happy"))) == []  # face 2, seen for one frame, leaves without a word
+    assert kinds(ev.finish()) == [("leave", 1, "happy")]
 
 
 def test_intervals_with_few_faces_are_suppressed_and_empty_ones_are_not():

@@ -6,11 +6,7 @@ import cv2
 import pytest
 from conftest import MODEL, SAMPLE, assert_user_error, run_cli
 
-from pi_emotion.config import Settings
-from pi_emotion.perception.track import HYSTERESIS
 from pi_emotion.results.frame import UNCERTAIN
-
-DEFAULT_MIN_CONFIDENCE = Settings().min_confidence
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +30,10 @@ def test_events_have_one_object_per_frame_with_valid_faces(sample_run):
         x, y, w, h = face["box"]
         assert 0 <= x and 0 <= y and x + w <= 640 and y + h <= 480 and w > 0
         assert sum(face["scores"].values()) == pytest.approx(1.0, abs=1e-3)
-        if face["emotion"] == UNCERTAIN:  # no label clear enough: the best one's probability is low
+        if face["emotion"] == UNCERTAIN:  # no label named: the score is the evidence's best share
             assert face["score"] == pytest.approx(max(face["scores"].values()))
-            assert face["score"] < DEFAULT_MIN_CONFIDENCE + HYSTERESIS
         else:
             assert face["score"] == pytest.approx(face["scores"][face["emotion"]])
-            assert face["score"] >= max(face["scores"].values()) - HYSTERESIS  # the shown label leads, or nearly
         assert face["raw_emotion"] in face["scores"]
 
 

@@ -11,7 +11,8 @@ from pi_emotion.config import Settings
 from pi_emotion.perception.modelmeta import FER2013_LABELS
 
 pytestmark = needs_mosquitto
-ENTITIES = 2 + len(FER2013_LABELS) + 1 + 2  # faces, dominant, a share per label and "uncertain", fps, someone
+ENTITIES = 2 + len(FER2013_LABELS) + 1 + 3  # faces, dominant, shares of each label and "uncertain", fps, someone,
+# and the face events
 
 
 @pytest.fixture
@@ -41,19 +42,29 @@ def test_discovery_state_events_and_availability(broker, appliances):
     configs = configs_of(found, node)
     assert len(configs) == ENTITIES
     components = {topic.split("/")[1] for topic in configs}
-    assert components == {"sensor", "binary_sensor"}
+    assert components == {"sensor", "binary_sensor", "event"}
     unique = {c["unique_id"] for c in configs.values()}
     assert len(unique) == ENTITIES
     for topic, config in configs.items():
         assert topic.endswith("/config")
         assert config["availability_topic"] == "pi-emotion/lab-cam-1/availability"
-        assert config["state_topic"] == "pi-emotion/lab-cam-1/state"
+        if "/event/" in topic:
+            assert config["state_topic"] == "pi-emotion/lab-cam-1/events" and "expire_after" not in config
+            assert config["event_types"] == ["appear", "emotion", "leave"]
+        else:
+            assert config["state_topic"] == "pi-emotion/lab-cam-1/state"
+            assert config["expire_after"] == 30  # a hung loop with a live connection turns them unavailable
         assert config["device"]["identifiers"] == ["pi_emotion_lab_cam_1"]
         assert config["device"]["name"] == "Lab Cam 1"
         assert config["payload_available"] == "online" and config["payload_not_available"] == "offline"
     names = {c["name"] for c in configs.values()}
     assert {f"{label.capitalize()} share" for label in (*FER2013_LABELS, "uncertain")} <= names
-    assert {"Faces in view", "Dominant emotion", "Frame rate", "Someone in view"} <= names
+    assert {"Faces in view", "Dominant emotion", "Frame rate", "Someone in view", "Face"} <= names
+    (dominant,) = [c for t, c in configs.items() if t.endswith("/dominant_emotion/config")]
+    assert dominant["device_class"] == "enum" and dominant["options"] == [*FER2013_LABELS, "uncertain", "nobody"]
+    assert "value_json.model" in dominant["json_attributes_template"]  # not the whole state, which changes
+    assert "fps" not in dominant["json_attributes_template"]  # every second: a recorder row each time
+    assert all("configuration_url" not in c["device"] for c in configs.values())  # no browser view served
 
     sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/availability" and m.payload == b"online")
     state = payload(sub.wait(lambda m: m.topic == "pi-emotion/lab-cam-1/state" and payload(m)["frames"] > 1)[0])
@@ -258,3 +269,38 @@ def test_tls_with_the_brokers_ca_and_a_clear_line_without_it(tmp_path, appliance
         sub.close()
     finally:
         broker.stop()
+
+
+def test_the_device_links_to_the_browser_view_only_where_the_network_reaches_it():
+    import socket
+
+    from pi_emotion.integrations.mqtt.discovery import discovery_messages
+    from pi_emotion.integrations.mqtt.settings import MqttSettings
+    from pi_emotion.integrations.stream.server import network_url
+
+    assert network_url(("127.0.0.1", 8000)) == ""
+    assert network_url(("192.168.1.5", 8000)) == "http://192.168.1.5:8000/"
+    assert network_url(("0.0.0.0", 8000)) == f"http://{socket.gethostname()}.local:8000/"
+    ms = MqttSettings.parse("127.0.0.1", "cam")
+    linked = [json.loads(p) for _, p in discovery_messages(ms, FER2013_LABELS, "http://cam.local:8000/")]
+    assert {c["device"]["configuration_url"] for c in linked} == {"http://cam.local:8000/"}
+
+
+def test_faces_in_view_counts_the_faces_shown_and_a_flash_sends_no_event(broker, tmp_path):
+    """Real frames of the clip with cuts: the state never counts more faces than the frame shows, and every
+    face that appears stays long enough to be worth an event."""
+    events = tmp_path / "events.jsonl"
+    sub = Subscriber(broker.port, "pi-emotion/steady/#")
+    proc = run_cli("--source", "tests/data/steady.mp4", "--mqtt", f"127.0.0.1:{broker.port}", "--device-name",
+                   "steady", "--events", events)
+    assert proc.returncode == 0, proc.stderr
+    sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"offline")  # the run's last word
+    shown = max(len(json.loads(line)["faces"]) for line in events.read_text().splitlines())
+    states = [payload(m) for m in sub.messages if m.topic.endswith("/state")]
+    assert states and max(s["faces_in_view"] for s in states) <= shown
+    face_events = [payload(m) for m in sub.messages if m.topic.endswith("/events")]
+    appeared = [e for e in face_events if e["type"] == "appear"]
+    left = {e["track"]: e for e in face_events if e["type"] == "leave"}
+    assert len(appeared) == 6  # the clip's six people, one appear each, none twice across a cut
+    assert all(left[e["track"]]["duration_s"] >= 0.5 for e in appeared)
+    sub.close()

@@ -35,7 +35,12 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--integrations", action="store_true", help="instead: CPU per frame with MQTT (to a local "
                    "mosquitto) and /metrics scraped 10 times a second, and the report's speed on a generated day "
                    "of events")
+    p.add_argument("--steady", action="store_true",
+                   help="instead: what a person watching notices (box movement against detecting every frame, "
+                        "label changes, 'uncertain', ids across cuts, false boxes) on the clips with ground truth")
     a = p.parse_args(argv)
+    if a.steady:
+        return _steady(a, config)
     if a.framing:
         from pi_emotion.bench.framing import format_framing, measure_framing
 
@@ -109,6 +114,19 @@ def _detectors(a, config) -> int:
             flags = {"source": str(video), "detector": name, **overrides(a)}
             rows.append(detection_row(config.resolve(flags, a.config), video))
     print(json.dumps(rows) if a.json else format_rows(rows))
+    return 0
+
+
+def _steady(a, config) -> int:
+    from pi_emotion.bench.steadiness import format_steadiness, steadiness_row
+
+    videos = [Path(a.source)] if a.source else [paths.SAMPLES / n for n in ("steady.mp4", "sample.mp4", "scene.mp4")]
+    rows = []
+    for video in videos:
+        if not video.is_file():
+            raise UserError(f"bench needs a video file: {video} not found (give --source)")
+        rows.append(steadiness_row(config.resolve({"source": str(video), **overrides(a)}, a.config), video))
+    print(json.dumps(rows) if a.json else format_steadiness(rows))
     return 0
 
 

@@ -15,6 +15,7 @@ from pi_emotion.bench.pipeline import Sink
 from pi_emotion.errors import UserError
 from pi_emotion.results.boxes import iou
 from pi_emotion.results.frame import FrameResult
+from pi_emotion.runtime.stats import RunStats
 
 MATCH_IOU = 0.3
 
@@ -27,7 +28,7 @@ def truth_of(video: Path) -> list[list[tuple[int, int, int, int]]]:
         raise UserError(f"{video}: no ground truth beside it ({path.name}); the detection table needs one") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a faces file ({exc})") from None
-    return [[tuple(box) for box in boxes] for boxes in frames]
+    return [[tuple(box[:4]) for box in boxes] for boxes in frames]  # a fifth field, where present, says who
 
 
 def matched(truth: list[tuple], boxes: list[tuple]) -> int:
@@ -43,23 +44,27 @@ def matched(truth: list[tuple], boxes: list[tuple]) -> int:
     return len(used_t)
 
 
-def detection_row(settings, video: Path) -> dict:
-    """One detector on one video: faces found against the ground truth, CPU and stage times."""
+def run_clip(settings, video: Path) -> tuple[list[FrameResult], RunStats, float, float]:
+    """The real pipeline over every frame of ``video``: its results, statistics, CPU and wall seconds."""
     from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline
     from pi_emotion.sources import open_source
     from pi_emotion.sources.base import SourceSettings
 
-    truth = truth_of(video)
-    detector = build_detector(settings)
-    classifier = build_classifier(settings)
     source = open_source(SourceSettings(str(video)))
     results: list[FrameResult] = []
-    pipeline = build_pipeline(settings, source, detector, classifier, [Sink()])
+    pipeline = build_pipeline(settings, source, build_detector(settings), build_classifier(settings), [Sink()])
     pipeline.hooks.append(lambda result, stats: results.append(result))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     stats = pipeline.run()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     source.close()
+    return results, stats, cpu, wall
+
+
+def detection_row(settings, video: Path) -> dict:
+    """One detector on one video: faces found against the ground truth, CPU and stage times."""
+    truth = truth_of(video)
+    results, stats, cpu, wall = run_clip(settings, video)
     shown = found_frames = faces_shown = faces_found = false_boxes = 0
     for result in results:
         expected = truth[result.frame] if result.frame < len(truth) else []

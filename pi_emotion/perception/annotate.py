@@ -42,6 +42,34 @@ def pixelate(image: np.ndarray, box: tuple[int, int, int, int]) -> None:
     region[:] = cv2.resize(cells, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
 
 
+def place_labels(boxes: list[tuple[int, int, int, int]], sizes: list[tuple[int, int]],
+                 frame: tuple[int, int]) -> list[tuple[int, int]]:
+    """Top-left corners for each box's label (``sizes``: width, height): inside the frame, none over another.
+
+    A label goes above its box, else below it, else inside its top edge; where those are taken it
+    slides away from the face, down or up, until it is free. Larger faces are placed first, so a
+    crowd's small faces give way.
+    """
+    fw, fh = frame
+    placed: list[tuple[int, int, int, int]] = []
+    spots: list[tuple[int, int]] = [(0, 0)] * len(boxes)
+    for i in sorted(range(len(boxes)), key=lambda k: -boxes[k][2] * boxes[k][3]):
+        (x, y, _, h), (lw, lh) = boxes[i], sizes[i]
+        lx = min(max(0, x), max(0, fw - lw))
+        tries = [y - lh, y + h, y] + [ty for k in range(1, fh // max(lh, 1) + 1)
+                                      for ty in (y + h + k * lh, y - (k + 1) * lh)]
+        inside = [ty for ty in tries if 0 <= ty <= fh - lh] or [min(max(0, y - lh), max(0, fh - lh))]
+        free = [ty for ty in inside if not any(_overlap((lx, ty, lw, lh), r) for r in placed)]
+        ly = free[0] if free else inside[0]
+        placed.append((lx, ly, lw, lh))
+        spots[i] = (lx, ly)
+    return spots
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 def annotate(image: np.ndarray, result: FrameResult, overlay: str | None = None, *, blur_faces: bool = False,
              notice: bool = False) -> np.ndarray:
     """Draw in place (the frame is ours) and return it; ``overlay`` is a status line at top-left.
@@ -54,15 +82,16 @@ def annotate(image: np.ndarray, result: FrameResult, overlay: str | None = None,
     if blur_faces:
         for face in result.faces:
             pixelate(image, face.box)
-    for face in result.faces:
+    texts = [face.emotion if face.emotion == UNCERTAIN else f"{face.emotion} {face.score:.0%}" for face in result.faces]
+    metrics = [cv2.getTextSize(text, FONT, scale, thick) for text in texts]
+    sizes = [(tw + 6, th + base + 4) for (tw, th), base in metrics]
+    spots = place_labels([face.box for face in result.faces], sizes, (image.shape[1], image.shape[0]))
+    for face, text, ((_, th), _), (lw, lh), (lx, ly) in zip(result.faces, texts, metrics, sizes, spots):
         x, y, w, h = face.box
         colour = COLOURS.get(face.emotion, OTHER)
         cv2.rectangle(image, (x, y), (x + w, y + h), colour, thick)
-        label = face.emotion if face.emotion == UNCERTAIN else f"{face.emotion} {face.score:.0%}"
-        (tw, th), base = cv2.getTextSize(label, FONT, scale, thick)
-        top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
-        cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), colour, cv2.FILLED)
-        cv2.putText(image, label, (x + 3, top + th + 2), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        cv2.rectangle(image, (lx, ly), (lx + lw, ly + lh), colour, cv2.FILLED)
+        cv2.putText(image, text, (lx + 3, ly + th + 2), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
     if overlay:
         (tw, th), base = cv2.getTextSize(overlay, FONT, scale, thick)
         cv2.rectangle(image, (0, 0), (tw + 10, th + base + 8), (0, 0, 0), cv2.FILLED)

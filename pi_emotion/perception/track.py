@@ -1,28 +1,33 @@
-"""Following faces between and across detections: ids, motion, and smoothed labels.
+"""Following faces between and across detections: ids, motion, confirmation and each face's evidence.
 
-Each face is a track with a constant-velocity Kalman filter (OpenCV's) on its box, so its box
-moves on frames where detection is skipped or misses. Detections are matched to tracks by
-overlap and distance with an optimal assignment; a track is forgotten after ``hold`` seconds
-without a detection, measured on the frames' own clock, so neither ``--detect-every`` nor the
-frame rate changes when a face is dropped.
+Each face is a track with a constant-velocity Kalman filter (OpenCV's) on its box. The box
+shown is always the filter's estimate, on frames with a detection as on those without, so
+the box does not jump between two estimators; the detection itself (``seen``, with its
+landmarks) is kept for the classifier, which only looks at faces the detector saw. A
+detection is matched to a track only within what the track's motion allows (a gate on the
+filter's own uncertainty), by overlap and distance with an optimal assignment. A face is
+shown once confirmed (seen twice, or once with a high score), so single false boxes never
+appear. A track is forgotten after ``hold`` seconds unseen, on the frames' own clock.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from pi_emotion.perception.evidence import Evidence, EvidenceOptions
 from pi_emotion.results.boxes import iou
-from pi_emotion.results.frame import UNCERTAIN, Box, Detection
+from pi_emotion.results.frame import Box, Detection
 
-HYSTERESIS = 0.1  # another label must lead the shown one by this much (smoothed) to replace it
 MAX_COST = 1.6  # pairs costlier than this are not the same face (no overlap, centres half a face apart)
-POSITION_NOISE = 0.05  # expected change of speed per second, as a fraction of the face's size
-MEASUREMENT_NOISE = 0.05  # detector jitter, as a fraction of the face's size
+GATE = 16.0  # squared Mahalanobis distance of a detection's centre from the prediction (2 dof: p < 0.0004)
+POSITION_NOISE = 2.0  # expected change of speed per second, in face sizes per second (people start and stop)
+MEASUREMENT_NOISE = 0.06  # detector jitter, as a fraction of the face's size
+CONFIRM_HITS = 2  # detections before a face is shown ...
+CONFIRM_SCORE = 0.9  # ... or one detection this confident
 
 
 def _kalman(box: Box) -> cv2.KalmanFilter:
@@ -32,21 +37,25 @@ def _kalman(box: Box) -> cv2.KalmanFilter:
     x, y, w, h = box
     kf.statePost = np.array([[x + w / 2], [y + h / 2], [w], [h], [0], [0], [0], [0]], np.float32)
     size = max(w, h)
-    kf.errorCovPost = np.diag([size * 0.1] * 4 + [size] * 4).astype(np.float32) ** 2
+    kf.errorCovPost = np.diag([size * MEASUREMENT_NOISE] * 4 + [size] * 4).astype(np.float32) ** 2
+    kf.errorCovPre = kf.errorCovPost.copy()
     return kf
 
 
 @dataclass
 class Track:
     id: int
-    detection: Detection  # where the face is now: the last detection, or the filter's prediction
+    detection: Detection  # where the face is shown: the filter's estimate, the face's points carried along
+    seen: Detection | None  # this frame's own detection of the face; None on a frame where it was not detected
     last_seen: float  # frame time of the last detection matched to this track
     kalman: cv2.KalmanFilter
     updated: float  # frame time the filter state refers to
-    history: deque = field(default_factory=deque)
-    label: int | None = None  # index of the label shown for this face
+    evidence: Evidence
+    hits: int = 1
+    confirmed: bool = False
     in_view: bool = True  # matched at the last detection; a missed face is remembered, not shown
-    certain: bool | None = None  # whether the shown label is named, or 'uncertain'
+    small: bool = False  # too small for the regular detection pass: only the finer pass can see it
+    points: tuple | None = field(default=None, repr=False)  # landmarks relative to the box, as fractions
 
     @property
     def box(self) -> Box:
@@ -54,6 +63,7 @@ class Track:
 
     def advance(self, t: float) -> None:
         """Move the filter to time ``t`` and the box (and its landmarks) with it."""
+        self.seen = None
         dt = t - self.updated
         if dt <= 0:
             return
@@ -63,54 +73,44 @@ class Track:
         kf.transitionMatrix = transition
         size = float(max(kf.statePost[2, 0], kf.statePost[3, 0], 1.0))
         q = (POSITION_NOISE * size) ** 2
-        kf.processNoiseCov = np.diag([q * dt ** 3 / 3] * 4 + [q * dt] * 4).astype(np.float32)
+        noise = np.zeros((8, 8), np.float32)
+        noise[:4, :4] = np.eye(4) * q * dt ** 3 / 3
+        noise[:4, 4:] = noise[4:, :4] = np.eye(4) * q * dt ** 2 / 2
+        noise[4:, 4:] = np.eye(4) * q * dt
+        kf.processNoiseCov = noise
         state = kf.predict()
+        kf.statePost, kf.errorCovPost = state.copy(), kf.errorCovPre.copy()  # a later frame predicts from here
         self.updated = t
-        self._place(state)
+        self._place(state, self.detection.score)
+
+    def distance(self, det: Detection) -> float:
+        """Squared Mahalanobis distance of ``det``'s centre from where the filter expects this face."""
+        x, y, w, h = det.box
+        r = (MEASUREMENT_NOISE * max(w, h)) ** 2
+        spread = self.kalman.errorCovPre[:2, :2].astype(np.float64) + np.eye(2) * r
+        gap = np.array([x + w / 2, y + h / 2]) - self.kalman.statePre[:2, 0]
+        return float(gap @ np.linalg.solve(spread, gap))
 
     def correct(self, det: Detection, t: float) -> None:
         x, y, w, h = det.box
         r = (MEASUREMENT_NOISE * max(w, h)) ** 2
         self.kalman.measurementNoiseCov = np.eye(4, dtype=np.float32) * r
-        self.kalman.correct(np.array([[x + w / 2], [y + h / 2], [w], [h]], np.float32))
-        self.detection = det  # show what was seen; the filter carries it to the frames in between
+        state = self.kalman.correct(np.array([[x + w / 2], [y + h / 2], [w], [h]], np.float32))
+        self.kalman.statePre, self.kalman.errorCovPre = state.copy(), self.kalman.errorCovPost.copy()
+        if det.landmarks is not None:
+            self.points = tuple(((px - x) / w, (py - y) / h) for px, py in det.landmarks)
+        self.seen = det
         self.last_seen = t
+        self.hits += 1
+        self._place(state, det.score)
 
-    def _place(self, state: np.ndarray) -> None:
+    def _place(self, state: np.ndarray, score: float) -> None:
         cx, cy, w, h = (float(v) for v in state[:4, 0])
         w, h = max(w, 2.0), max(h, 2.0)
-        old = self.detection
         box = (round(cx - w / 2), round(cy - h / 2), round(w), round(h))
-        points = None
-        if old.landmarks is not None:  # the face's points keep their place within its box
-            ox, oy, ow, oh = old.box
-            points = tuple((box[0] + (px - ox) * w / ow, box[1] + (py - oy) * h / oh) for px, py in old.landmarks)
-        self.detection = Detection(box, old.score, points)
-
-    def update(self, probs: np.ndarray, min_confidence: float = 0.0) -> tuple[int | None, np.ndarray]:
-        """Add this frame's probabilities; return the label index to show (None: uncertain) and the average.
-
-        Averaging over a window removes most flicker; hysteresis removes the rest, where two
-        labels are close, or a label is close to ``min_confidence``, and would otherwise swap
-        back and forth.
-        """
-        self.history.append(probs)
-        smooth = np.mean(self.history, axis=0)
-        best = int(np.argmax(smooth))
-        if self.label is None or smooth[best] > smooth[self.label] + HYSTERESIS:
-            self.label = best
-        p = smooth[self.label]
-        if self.certain is None:
-            self.certain = bool(p >= min_confidence)
-        elif self.certain and p < min_confidence - HYSTERESIS / 2:
-            self.certain = False
-        elif not self.certain and p >= min_confidence + HYSTERESIS / 2:
-            self.certain = True
-        return (self.label if self.certain else None), smooth
-
-
-def label_name(labels: tuple[str, ...], index: int | None) -> str:
-    return UNCERTAIN if index is None else labels[index]
+        points = None if self.points is None else tuple((cx - w / 2 + fx * w, cy - h / 2 + fy * h)
+                                                        for fx, fy in self.points)
+        self.detection = Detection(box, score, points)
 
 
 class Tracker:
@@ -118,48 +118,80 @@ class Tracker:
 
     Only faces the last detection saw are in view (no boxes linger where someone has left); a face
     missed for a moment is remembered and gets its id back when it is seen again within ``hold``.
+    ``labels`` and ``evidence`` set up each new face's evidence; ``confirm_hits`` is how many
+    detections a face needs before it is shown (1 for still pictures).
     """
 
-    def __init__(self, window: int = 5, hold: float = 1.0) -> None:
-        self.window = window
+    def __init__(self, labels: int = 7, evidence: EvidenceOptions | None = None, hold: float = 1.0,
+                 confirm_hits: int = CONFIRM_HITS, fine_every: float = 0.0) -> None:
+        self.labels = labels
+        self.evidence = evidence or EvidenceOptions()
         self.hold = hold
+        self.confirm_hits = confirm_hits
+        self.fine_every = fine_every  # how often a finer pass looks for faces the regular one cannot see
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def update(self, detections: list[Detection], t: float) -> list[Track]:
-        """A frame with detection: the tracks in view at ``t``, matched detections updating them."""
+    def update(self, detections: list[Detection], t: float, unseen_below: float = 0.0) -> list[Track]:
+        """A frame with detection: the confirmed tracks in view at ``t``, matched detections updating them.
+
+        ``unseen_below`` (pixels) says the detections came from a pass that cannot see smaller faces:
+        a track that small keeps its place unseen rather than leave the view.
+        """
         self._advance(t)
         pairs = self._assign(detections)
-        for track in self.tracks:
-            track.in_view = False
+        matched = {ti for ti, _ in pairs}
+        for ti, track in enumerate(self.tracks):
+            track.small = unseen_below > 0 and max(track.box[2:]) < unseen_below
+            if ti not in matched and not track.small:
+                track.in_view = False
         for ti, di in pairs:
-            self.tracks[ti].correct(detections[di], t)
-            self.tracks[ti].in_view = True
+            track = self.tracks[ti]
+            track.correct(detections[di], t)
+            track.in_view = True
+            track.confirmed = track.confirmed or track.hits >= self.confirm_hits
         taken = {di for _, di in pairs}
         for di, det in enumerate(detections):
             if di not in taken:
-                self.tracks.append(Track(self._next_id, det, t, _kalman(det.box), t, deque(maxlen=self.window)))
-                self._next_id += 1
-        return [tr for tr in self.tracks if tr.in_view]
+                self._start(det, t)
+        return self.shown()
 
     def follow(self, t: float) -> list[Track]:
         """A frame without detection: the faces in view, moved to where their motion puts them at ``t``."""
         self._advance(t)
-        return [tr for tr in self.tracks if tr.in_view]
+        return self.shown()
+
+    def shown(self) -> list[Track]:
+        return [tr for tr in self.tracks if tr.in_view and tr.confirmed]
+
+    def reset(self) -> None:
+        """A new scene (a hard cut): every face in it is someone new, with no evidence carried over."""
+        self.tracks = []
+
+    def _start(self, det: Detection, t: float) -> None:
+        track = Track(self._next_id, det, det, t, _kalman(det.box), t, Evidence(self.labels, self.evidence))
+        if det.landmarks is not None:
+            x, y, w, h = det.box
+            track.points = tuple(((px - x) / w, (py - y) / h) for px, py in det.landmarks)
+        track.confirmed = self.confirm_hits <= 1 or det.score >= CONFIRM_SCORE
+        self.tracks.append(track)
+        self._next_id += 1
 
     def _advance(self, t: float) -> None:
-        self.tracks = [tr for tr in self.tracks if t - tr.last_seen <= self.hold]
+        self.tracks = [tr for tr in self.tracks
+                       if t - tr.last_seen <= self.hold + (self.fine_every if tr.small else 0.0)]
         for track in self.tracks:
             track.advance(t)
 
     def _assign(self, detections: list[Detection]) -> list[tuple[int, int]]:
-        """(track, detection) index pairs of least total cost; pairs above ``MAX_COST`` stay apart."""
+        """(track, detection) index pairs of least total cost; pairs outside the gate or above MAX_COST stay apart."""
         if not self.tracks or not detections:
             return []
-        cost = np.array([[_cost(tr.box, det.box) for det in detections] for tr in self.tracks])
+        cost = np.array([[_cost(tr.box, det.box) if tr.distance(det) <= GATE else math.inf for det in detections]
+                         for tr in self.tracks])
         import lap
 
-        _, rows, _ = lap.lapjv(cost, extend_cost=True, cost_limit=MAX_COST)
+        _, rows, _ = lap.lapjv(np.minimum(cost, 2 * MAX_COST), extend_cost=True, cost_limit=MAX_COST)
         return [(ti, int(di)) for ti, di in enumerate(rows) if di >= 0 and cost[ti, di] <= MAX_COST]
 
 

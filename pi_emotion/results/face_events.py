@@ -2,12 +2,13 @@
 
 Only each face's track id and shown emotion are read, so this works with any tracker. A
 face that drops out of a frame or two (a missed detection) has not left: it leaves after
-``leave_after`` seconds unseen, measured in the results' own time.
+``leave_after`` seconds unseen, measured in the results' own time. A face that flashes by
+gives no event at all: it appears once it has been in view for ``appear_after`` seconds
+(the event carries the time it was first seen), and only an announced face changes or leaves.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from pi_emotion.results.frame import FrameResult
@@ -39,16 +40,14 @@ class _Seen:
     last: float
     emotion: str
     score: float
+    announced: bool = False
 
 
 class FaceEvents:
-    def __init__(self, leave_after: float = 1.0) -> None:
+    def __init__(self, leave_after: float = 1.0, appear_after: float = 0.5) -> None:
         self.leave_after = leave_after
+        self.appear_after = appear_after
         self._faces: dict[int, _Seen] = {}
-
-    def shown(self) -> Counter:
-        """Emotions shown by the faces in view now (those briefly unseen included), one count per face."""
-        return Counter(seen.emotion for seen in self._faces.values())
 
     def update(self, result: FrameResult) -> list[FaceEvent]:
         """The events this frame brings, in the order they happened (leaves first)."""
@@ -56,24 +55,29 @@ class FaceEvents:
         events = []
         in_frame = {face.track for face in result.faces}
         for track, seen in list(self._faces.items()):
-            if track not in in_frame and now - seen.last > self.leave_after:
-                events.append(self._leave(track))
+            if track not in in_frame and now - seen.last > self.leave_after and (left := self._leave(track)):
+                events.append(left)
         for face in result.faces:
             seen = self._faces.get(face.track)
             if seen is None:
-                self._faces[face.track] = _Seen(now, now, face.emotion, face.score)
-                events.append(FaceEvent("appear", face.track, now, face.emotion, face.score))
-                continue
-            if face.emotion != seen.emotion:
-                events.append(FaceEvent("emotion", face.track, now, face.emotion, face.score, previous=seen.emotion))
+                seen = self._faces[face.track] = _Seen(now, now, face.emotion, face.score)
+            elif face.emotion != seen.emotion:
+                if seen.announced:
+                    events.append(FaceEvent("emotion", face.track, now, face.emotion, face.score,
+                                            previous=seen.emotion))
                 seen.emotion = face.emotion
             seen.last, seen.score = now, face.score
+            if not seen.announced and now - seen.first >= self.appear_after:
+                seen.announced = True
+                events.append(FaceEvent("appear", face.track, seen.first, face.emotion, face.score))
         return events
 
     def finish(self) -> list[FaceEvent]:
-        """Leave events for every face still in view (the record ends)."""
-        return [self._leave(track) for track in list(self._faces)]
+        """Leave events for every announced face still in view (the record ends)."""
+        return [event for track in list(self._faces) if (event := self._leave(track)) is not None]
 
-    def _leave(self, track: int) -> FaceEvent:
+    def _leave(self, track: int) -> FaceEvent | None:
         seen = self._faces.pop(track)
+        if not seen.announced:
+            return None
         return FaceEvent("leave", track, seen.last, seen.emotion, seen.score, duration_s=seen.last - seen.first)

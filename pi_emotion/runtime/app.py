@@ -25,6 +25,7 @@ from pi_emotion.outputs import Output
 from pi_emotion.outputs.background import BackgroundOutput
 from pi_emotion.perception.classify import EmotionClassifier
 from pi_emotion.perception.detectors.base import Detector, DetectorOptions
+from pi_emotion.perception.evidence import EvidenceOptions
 from pi_emotion.runtime import privacy
 from pi_emotion.runtime.pipeline import Pipeline, PipelineOptions
 from pi_emotion.runtime.stats import format_summary
@@ -57,9 +58,11 @@ def source_settings(s: Settings) -> SourceSettings:
 
 
 def pipeline_options(s: Settings) -> PipelineOptions:
+    evidence = EvidenceOptions(s.smooth_seconds, s.switch_seconds, s.min_confidence)
     return PipelineOptions(overlay=s.overlay, max_frames=s.max_frames, detect_every=s.detect_every,
-                           smooth_window=s.smooth_window, track_hold=s.track_hold, min_confidence=s.min_confidence,
-                           margin=s.margin, blur_faces=s.blur_faces, notice=s.notice)
+                           fine_every=s.fine_every, cut_threshold=s.cut_threshold, track_hold=s.track_hold,
+                           classify_rate=s.classify_rate, evidence=evidence, margin=s.margin,
+                           blur_faces=s.blur_faces, notice=s.notice)
 
 
 def mqtt_settings(s: Settings) -> MqttSettings:
@@ -123,7 +126,13 @@ def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Dete
     if privacy.aggregates_only(settings):
         log.info("--privacy aggregate: MQTT gets one aggregate state per %g s and no face events", settings.interval)
         aggregator = IntervalAggregator(settings.interval, settings.min_group, shown_labels(settings, classifier))
-    return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator)
+    page = ""
+    if settings.stream:
+        from pi_emotion.integrations.stream.server import network_url, parse_address
+
+        page = network_url(parse_address(settings.stream))
+    return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator,
+                      page_url=page)
 
 
 def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...],

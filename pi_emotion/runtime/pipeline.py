@@ -1,12 +1,15 @@
-"""The frame loop: source -> detector -> classifier -> annotator -> outputs, timed per stage.
+"""The frame loop: source -> detector -> tracker -> classifier and evidence -> annotator -> outputs, timed per stage.
 
-Capture runs in its own thread; detection may run every k-th frame with faces followed
-by the tracker in between, so the classifier always sees fresh crops.
+Capture runs in its own thread. Detection runs every k-th frame (and at once after a hard
+cut, which ends every face); the tracker carries faces in between. A face is classified
+only on frames where the detector saw it, at most ``classify_rate`` times a second, and its
+label comes from the evidence of its views over time, not from one frame.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +20,11 @@ from pi_emotion.outputs import Output
 from pi_emotion.outputs.background import BackgroundOutput
 from pi_emotion.perception.annotate import annotate
 from pi_emotion.perception.classify import EmotionClassifier
+from pi_emotion.perception.cuts import CUT_THRESHOLD, CutDetector
 from pi_emotion.perception.detectors.base import Detector
-from pi_emotion.perception.track import Tracker, label_name
-from pi_emotion.results.frame import Face, FrameResult
+from pi_emotion.perception.evidence import UNCERTAIN_INDEX, EvidenceOptions, view_weight
+from pi_emotion.perception.track import CONFIRM_HITS, Track, Tracker
+from pi_emotion.results.frame import UNCERTAIN, Face, FrameResult
 from pi_emotion.runtime.capture import ThreadedCapture
 from pi_emotion.runtime.stats import RunStats
 from pi_emotion.sources.base import Frame, FrameSource
@@ -27,6 +32,8 @@ from pi_emotion.sources.base import Frame, FrameSource
 log = logging.getLogger(__name__)
 FrameHook = Callable[[FrameResult, RunStats], None]
 PAUSE_POLL = 0.05  # seconds between looks at the pause control
+FINE_MIN_FACE = 8  # pixels: the finer pass looks for faces down to half the usual size, but no smaller than this
+RATE_SLACK = 0.01  # seconds: a view due within this is taken now (frame times are not exact multiples)
 
 
 @dataclass(frozen=True)
@@ -36,9 +43,11 @@ class PipelineOptions:
     overlay: bool = False  # fps and face count drawn on the picture
     max_frames: int = 0  # stop after this many frames; 0: no limit
     detect_every: int = 1  # detect on every k-th frame, follow faces in between
-    smooth_window: int = 5  # frames over which a face's probabilities are averaged
+    fine_every: float = 0.0  # seconds between finer detection passes for small faces; 0: none
+    cut_threshold: float = CUT_THRESHOLD  # thumbnail difference that makes a hard cut; 0: never
     track_hold: float = 1.0  # seconds a face keeps its id unseen
-    min_confidence: float = 0.0  # below this a face is shown as uncertain
+    classify_rate: float = 0.0  # classifications per face per second at most; 0: whenever it is detected
+    evidence: EvidenceOptions = EvidenceOptions()  # how views add up to a label
     margin: float = 0.1  # border around a box without landmarks, as a fraction of its side
     blur_faces: bool = False  # pixelate faces in every picture the outputs get
     notice: bool = False  # "emotion analysis active" on every picture
@@ -53,48 +62,86 @@ class Pipeline:
         self.outputs = outputs
         self.options = options
         self.max_frames = options.max_frames  # may be raised between runs (a benchmark warms up, then measures)
-        self.tracker = Tracker(window=options.smooth_window, hold=options.track_hold)
+        self.tracker = self._tracker()
+        self.cuts = CutDetector(options.cut_threshold)
         self.stats = RunStats()
         self.hooks: list[FrameHook] = []
         self.idle_hooks: list[Callable[[str], None]] = []  # told what the loop waits for, when no frame comes
-        self._processed = 0
+        self._until_detect = 0  # frames until the next detection
+        self._last_fine = -math.inf
+
+    def _tracker(self, confirm_hits: int = CONFIRM_HITS) -> Tracker:
+        o = self.options
+        return Tracker(len(self.classifier.labels), o.evidence, o.track_hold, confirm_hits, o.fine_every)
 
     def analyse(self, frame: Frame, picture: bool = False) -> FrameResult:
         """Faces and their emotions in one frame.
 
-        A still ``picture`` is a scene of its own: searched at sizes that suit it, its faces new.
+        A still ``picture`` is a scene of its own: searched at sizes that suit it, its faces new
+        and shown at once.
         """
         timer = self.stats.stages
         with timer.stage("detect"):
             if picture:
-                self.tracker = Tracker(self.tracker.window, self.tracker.hold)
+                self.tracker = self._tracker(confirm_hits=1)
                 tracks = self.tracker.update(self.detector.detect_picture(frame.image, frame.grey), frame.t)
-            elif self._processed % self.options.detect_every == 0:
-                tracks = self.tracker.update(self.detector.detect(frame.image, frame.grey), frame.t)
             else:
-                tracks = self.tracker.follow(frame.t)
+                if self.cuts.is_cut(frame.grey):
+                    self.tracker.reset()
+                    self.stats.cuts += 1
+                    self._until_detect = 0
+                tracks = self._detect(frame) if self._until_detect == 0 else self.tracker.follow(frame.t)
+                self._until_detect = (self._until_detect - 1) % self.options.detect_every
         with timer.stage("classify"):
-            # Crops come from the full-resolution picture; the grey image may be a small lores copy.
-            crop_from = frame.grey if frame.grey.shape[:2] == frame.image.shape[:2] else frame.image
-            try:
-                probs = self.classifier.classify(crop_from, [t.detection for t in tracks],
-                                                 self.options.margin)
-            except Exception as exc:  # one bad inference must not end a months-long run
-                self.stats.errors += 1
-                if self.stats.errors == 1 or self.stats.errors % 1000 == 0:
-                    log.error("classification failed (%d times so far): %s", self.stats.errors, exc)
-                tracks, probs = [], []
+            self._classify(frame, tracks, every_view=picture)
         labels = self.classifier.labels
         faces = []
-        for track, raw in zip(tracks, probs):
-            shown, smooth = track.update(raw, self.options.min_confidence)
-            best = int(np.argmax(smooth)) if shown is None else shown
+        for track in tracks:
+            evidence = track.evidence
+            shown = evidence.decide(frame.t)
+            probs = evidence.probabilities()
+            raw = evidence.raw if evidence.raw is not None else probs
             raw_best = int(np.argmax(raw))
-            faces.append(Face(track.box, label_name(labels, shown), float(smooth[best]),
-                              {label: float(p) for label, p in zip(labels, smooth)}, track.id,
+            score = float(probs[shown if shown != UNCERTAIN_INDEX else int(np.argmax(probs))])
+            faces.append(Face(track.box, UNCERTAIN if shown == UNCERTAIN_INDEX else labels[shown], score,
+                              {label: float(p) for label, p in zip(labels, probs)}, track.id,
                               labels[raw_best], float(raw[raw_best])))
-        self._processed += 1
         return FrameResult(frame.index, frame.t, faces, frame.wall)
+
+    def _detect(self, frame: Frame) -> list[Track]:
+        """Detect and match; once every ``fine_every`` seconds at twice the width, for faces too small otherwise."""
+        det = self.detector
+        width = frame.image.shape[1]
+        if self.options.fine_every and frame.t - self._last_fine >= self.options.fine_every - 1e-6:
+            self._last_fine = frame.t
+            self.stats.fine_passes += 1
+            found = det.detect(frame.image, frame.grey, min(width, 2 * det.detect_width),
+                               max(FINE_MIN_FACE, det.min_face // 2))
+            return self.tracker.update(found, frame.t)
+        unseen_below = det.min_face * width / min(width, det.detect_width) if self.options.fine_every else 0.0
+        return self.tracker.update(det.detect(frame.image, frame.grey), frame.t, unseen_below)
+
+    def _classify(self, frame: Frame, tracks: list[Track], every_view: bool) -> None:
+        """Add a view to the evidence of each face the detector saw now and whose turn it is."""
+        rate = self.options.classify_rate
+        due = [tr for tr in tracks if tr.seen is not None
+               and (every_view or not rate or frame.t - tr.evidence.last_added >= 1 / rate - RATE_SLACK)]
+        if not due:
+            return
+        # Crops come from the full-resolution picture; the grey image may be a small lores copy.
+        crop_from = frame.grey if frame.grey.shape[:2] == frame.image.shape[:2] else frame.image
+        seen = [tr.seen for tr in due]
+        try:
+            crops = self.classifier.crops(crop_from, seen, self.options.margin)
+            probs = self.classifier.predict(crops)
+        except Exception as exc:  # one bad inference must not end a months-long run
+            self.stats.errors += 1
+            if self.stats.errors == 1 or self.stats.errors % 1000 == 0:
+                log.error("classification failed (%d times so far): %s", self.stats.errors, exc)
+            return
+        self.stats.classified += len(due)
+        for track, det, crop, p in zip(due, seen, crops, probs):
+            track.evidence.add(p, view_weight(det, crop), frame.t)
 
     def step(self, frame: Frame) -> FrameResult:
         result = self.analyse(frame)

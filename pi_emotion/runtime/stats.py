@@ -60,6 +60,9 @@ class RunStats:
     frames_with_faces: int = 0
     dropped: int = 0  # live frames replaced by newer ones before the loop took them
     errors: int = 0  # frames whose classification failed
+    classified: int = 0  # face views classified (a face is classified only when seen, at most at its rate)
+    cuts: int = 0  # hard cuts seen (every face ends at one)
+    fine_passes: int = 0  # finer detection passes for small faces
     corrupt: int = 0  # undecodable frames the source skipped
     emotions: Counter = field(default_factory=Counter)
     stages: StageTimes = field(default_factory=StageTimes)

@@ -38,10 +38,12 @@ class MqttOutput:
     needs_image = False
 
     def __init__(self, ms: MqttSettings, labels: tuple[str, ...], info: dict[str, str],
-                 aggregator: IntervalAggregator | None = None, clock=time.monotonic, wall=time.time) -> None:
+                 aggregator: IntervalAggregator | None = None, clock=time.monotonic, wall=time.time,
+                 page_url: str = "") -> None:
         self.ms = ms
         self.labels = labels
         self.info = info  # detector and model names, sent with every state
+        self.page_url = page_url  # the browser view on the network, linked from Home Assistant's device page
         self.aggregator = aggregator
         self.dropped = 0  # results the thread could not take in time
         self._clock, self._wall = clock, wall
@@ -65,9 +67,11 @@ class MqttOutput:
             self.dropped += 1
 
     def close(self) -> None:
-        """Publish what is queued (and the last, partial interval), say offline, disconnect."""
+        """Publish what is queued (the faces in view leaving, the last partial interval), say offline, disconnect."""
         self._queue.put(None)
         self._thread.join()
+        for event in self._faces.finish():  # the faces still in view leave with the run
+            self.connection.publish(self.ms.events, _compact({**event.to_json(), "ts": iso_utc(self._wall())}))
         if self.aggregator is not None:
             last = self.aggregator.flush()
             if last is not None:
@@ -108,8 +112,8 @@ class MqttOutput:
         return {"fps": self._fps(), "frames": self._frames, **self.info, "ts": iso_utc(wall)}
 
     def _live_state(self, result: FrameResult) -> dict:
-        shown: Counter = self._faces.shown()
-        present = sum(shown.values())
+        shown = Counter(face.emotion for face in result.faces)  # the faces a person sees now
+        present = len(result.faces)
         return {"mode": "live", "faces_in_view": present, "someone_in_view": present > 0,
                 "dominant_emotion": dominant(shown, self.labels), "shares": self._shares.shares(),
                 "share_window_s": SHARE_WINDOW, "t": round(result.t, 3), **self._common(result.wall)}
@@ -133,7 +137,7 @@ class MqttOutput:
     # paho's thread: after every (re)connect and when Home Assistant restarts -------------------------------
     def _announce(self) -> None:
         if self.ms.ha_prefix:
-            for topic, payload in discovery_messages(self.ms, self.labels):
+            for topic, payload in discovery_messages(self.ms, self.labels, self.page_url):
                 self.connection.publish(topic, payload, retain=True, qos=1)
         if self._state is not None:
             self.connection.publish(self.ms.state, self._state, retain=True)

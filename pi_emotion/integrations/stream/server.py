@@ -46,6 +46,16 @@ def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def network_url(address: tuple[str, int]) -> str:
+    """The browser view's address as other machines on the network reach it; empty when it serves loopback only."""
+    host, port = address
+    if is_loopback(host):
+        return ""
+    if host in ("0.0.0.0", "::"):
+        host = socket.gethostname() + ".local"  # every address of this machine: its mDNS name reaches it
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
 def check_access(address: tuple[str, int], password: str, allow_anonymous: bool) -> None:
     """Faces are not streamed to the network without a password, unless the user said so explicitly."""
     if not password and not is_loopback(address[0]) and not allow_anonymous:

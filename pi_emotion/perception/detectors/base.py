@@ -29,13 +29,17 @@ class Detector(ABC):
 
     name: str
     landmarks: bool  # whether its detections carry the five face points
+    detect_width: int  # the width frames are scaled to for detection
+    min_face: int  # the smallest face it reports, in pixels at the detection width
 
     @abstractmethod
-    def detect(self, image: np.ndarray, grey: np.ndarray, width: int | None = None) -> list[Detection]:
+    def detect(self, image: np.ndarray, grey: np.ndarray, width: int | None = None,
+               min_face: int | None = None) -> list[Detection]:
         """Faces in a BGR ``image``; ``grey`` is the same picture in grey, possibly smaller (a lores stream).
 
-        Detection runs on a copy ``width`` pixels wide (default: the configured ``detect_width``);
-        boxes and landmarks come back in ``image``'s pixels.
+        Detection runs on a copy ``width`` pixels wide (default: the configured ``detect_width``),
+        reporting faces of ``min_face`` pixels there or more (default: the configured one); boxes
+        and landmarks come back in ``image``'s pixels.
         """
 
     def detect_picture(self, image: np.ndarray, grey: np.ndarray) -> list[Detection]:

@@ -45,11 +45,13 @@ class HaarDetector(Detector):
         self.min_neighbors = options.min_neighbors
         self.min_face = max(options.min_face, CASCADE_WINDOW)
 
-    def detect(self, image: np.ndarray, grey: np.ndarray, width: int | None = None) -> list[Detection]:
+    def detect(self, image: np.ndarray, grey: np.ndarray, width: int | None = None,
+               min_face: int | None = None) -> list[Detection]:
+        smallest = max(min_face or self.min_face, CASCADE_WINDOW)
         small, _ = scaled_copy(grey, width or self.detect_width)
         small = cv2.equalizeHist(small)
         found = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                               minSize=(self.min_face, self.min_face))
+                                               minSize=(smallest, smallest))
         fx, fy = image.shape[1] / small.shape[1], image.shape[0] / small.shape[0]
         return [Detection((round(x * fx), round(y * fy), round(w * fx), round(h * fy))) for x, y, w, h in found]
 

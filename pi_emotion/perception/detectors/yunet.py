@@ -48,7 +48,9 @@ class YuNetDetector(Detector):
         self.min_face = options.min_face
         self._input_size = (320, 240)
 
-    def detect(self, image: np.ndarray, grey: np.ndarray, width: int | None = None) -> list[Detection]:
+    def detect(self, image: np.ndarray, grey: np.ndarray, width: int | None = None,
+               min_face: int | None = None) -> list[Detection]:
+        smallest = min_face or self.min_face
         small, back = scaled_copy(image, width or self.detect_width)
         size = (small.shape[1], small.shape[0])
         if size != self._input_size:
@@ -60,7 +62,7 @@ class YuNetDetector(Detector):
         height, width_full = image.shape[:2]
         out = []
         for row in rows:
-            if min(row[2], row[3]) < self.min_face:
+            if min(row[2], row[3]) < smallest:
                 continue
             # A face at the edge of the picture gets a box that reaches past it: keep the visible part.
             x0, y0 = max(0.0, row[0] * back), max(0.0, row[1] * back)
