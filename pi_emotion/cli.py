@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pi_emotion import __version__
+from pi_emotion import __version__, paths
 from pi_emotion.errors import UserError
 
 EXIT_USAGE = 2
@@ -121,13 +121,12 @@ def cmd_explain(argv: list[str]) -> int:
     p = _Parser(prog="pi-emotion explain", description="Why each face in a picture got its label: its crop, a guided "
                 "back-propagation saliency map and the class probabilities.")
     p.add_argument("picture", type=Path)
-    p.add_argument("--model", type=Path, help="Keras model, with its converted .tflite and .json beside it "
-                   "(default: the shipped models/emotion.keras)")
+    p.add_argument("--model", type=paths.model_path, help="Keras model, with its converted .tflite and .json beside "
+                   "it, or the name of a shipped one (default: the shipped models/emotion.keras)")
     p.add_argument("--label", help="explain this class (default: each face's top class)")
     p.add_argument("-o", "--output", type=Path, default=Path("explain.png"), help="PNG to write")
     a = p.parse_args(argv)
     _import_tensorflow()
-    from pi_emotion import paths
     from pi_emotion.training.explain import main
 
     return main(a.picture, a.model or paths.shipped("emotion.keras"), a.output, a.label)
@@ -163,7 +162,6 @@ def cmd_mqtt_forget(argv: list[str]) -> int:
     settings = config.resolve(args, args.pop("config", None))
     if not settings.mqtt:
         raise UserError("mqtt-forget: no broker; give --mqtt HOST[:PORT] or set mqtt in the config file")
-    from pi_emotion import paths
     from pi_emotion.integrations.mqtt.forget import run
     from pi_emotion.runtime.app import mqtt_settings
 

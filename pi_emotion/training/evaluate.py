@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_emotion import config
+from pi_emotion import config, paths
 from pi_emotion.config import Settings
 from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
@@ -114,6 +114,11 @@ def evaluate(model: Path, data: Path, usage: str, tta: bool = False, degrade_see
     report.update({"model": str(model), "data": str(data), "split": ds.split, "degrade_seed": degrade_seed, "tta": tta,
                    "latency_ms": {"mean": float(np.mean(times)), "p95": float(np.percentile(times, 95))},
                    "model_bytes": model.stat().st_size})
+    if model.suffix == ".tflite":
+        from pi_emotion.perception.model_work import model_work
+
+        work = model_work(model)
+        report["work"] = {**work.to_json(), "macs_as_run": work.macs * (2 if tta else 1)}
     return report
 
 
@@ -122,14 +127,14 @@ def evaluate_detected(model: Path, data: Path, usage: str, settings: Settings, s
     """Accuracy of the whole front end: detector, alignment, crop and model, on labelled pictures."""
     from pi_emotion.perception.classify import EmotionClassifier
     from pi_emotion.runtime.app import build_detector
-    from pi_emotion.training.evaluate_detect import MISSED, labelled_pictures, predict_detected
+    from pi_emotion.training.evaluate_detect import MISSED, by_turn, labelled_pictures, predict_detected
 
     classifier = EmotionClassifier(model, 1, tta)
     if tuple(classifier.labels) != FER2013_LABELS:
         raise UserError(f"model {model}: labels {list(classifier.labels)} are not FER2013's; cannot score on FER2013")
     detector = build_detector(settings)
-    truth, predicted = predict_detected(classifier, detector, settings.margin,
-                                        labelled_pictures(data, usage, seed, limit))
+    truth, predicted, turns = predict_detected(classifier, detector, settings.margin,
+                                               labelled_pictures(data, usage, seed, limit))
     if len(truth) == 0:
         raise UserError(f"data {data} has no pictures for usage {usage!r}")
     found = predicted != MISSED
@@ -137,7 +142,8 @@ def evaluate_detected(model: Path, data: Path, usage: str, settings: Settings, s
     report.update({"model": str(model), "data": str(data), "usage": usage, "tta": tta, "detector": detector.name,
                    "pictures": int(len(truth)), "found": int(found.sum()), "missed": int((~found).sum()),
                    "accuracy_found": report["accuracy"], "accuracy": float(np.mean(truth == predicted)),
-                   "seed": seed, "model_bytes": model.stat().st_size})
+                   "seed": seed, "model_bytes": model.stat().st_size,
+                   "by_turn": by_turn(truth[found], predicted[found], turns[found])})
     return report
 
 
@@ -165,6 +171,10 @@ def format_report(r: dict) -> str:
         head = [f"{r['model']} on {r['data']} ({describe_faces(r)})",
                 f"accuracy {r['accuracy']:.2%}   latency per face {r['latency_ms']['mean']:.2f} ms mean, "
                 f"{r['latency_ms']['p95']:.2f} ms p95   size {r['model_bytes'] / 1024:.0f} KiB"]
+        if "work" in r:
+            w = r["work"]
+            head.append(f"work per face {w['macs'] / 1e6:.1f} M multiply-adds, {w['macs_as_run'] / 1e6:.1f} M as run"
+                        f"{' (with the mirrored face)' if r['tta'] else ''}; {w['params']:,} weights")
     lines = head + ["", f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>6}"]
     for label in labels:
         c = r["per_class"][label]
@@ -172,6 +182,11 @@ def format_report(r: dict) -> str:
     lines += ["", "confusion (rows: true, columns: predicted)", " " * 10 + "".join(f"{name[:7]:>8}" for name in labels)]
     for label, row in zip(labels, r["confusion"]):
         lines.append(f"{label:<10}" + "".join(f"{v:>8}" for v in row))
+    if r.get("by_turn"):
+        lines += ["", "by how turned the face is (nose off the eyes' midline, in eye distances), thirds of the found "
+                      "faces", f"{'turn':>13}{'faces':>7}{'accuracy':>10}"]
+        lines += [f"{t['turn_from']:>6.2f}-{t['turn_to']:<6.2f}{t['faces']:>7}{t['accuracy']:>10.1%}"
+                  for t in r["by_turn"]]
     if "by_confidence" in r:
         lines += ["", "min_confidence  labelled  right when labelled  right when 'uncertain'"]
         lines += [f"{c['min_confidence']:>14.2f}{c['labelled']:>10.1%}{c['accuracy_labelled']:>21.1%}"
@@ -208,7 +223,8 @@ def plot_confusion(r: dict, path: Path) -> None:
 
 def main(argv: list[str], parser_class) -> int:
     p = parser_class(prog="pi-emotion evaluate", description="Measure a model on labelled faces.")
-    p.add_argument("--model", type=Path, required=True, help=".tflite (with its .json), .keras or .h5")
+    p.add_argument("--model", type=paths.model_path, required=True,
+                   help=".tflite (with its .json), .keras or .h5; or the name of a shipped model")
     p.add_argument("--data", type=Path, required=True, help="FER2013 CSV or class folders")
     p.add_argument("--usage", default="PublicTest", choices=fer2013.USAGES)
     p.add_argument("--tta", action="store_true", help="average with the mirrored face")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pi_emotion import paths
 from pi_emotion.datasets import fer2013
 from pi_emotion.errors import UserError
 from pi_emotion.perception.modelmeta import FER2013_LABELS
@@ -66,7 +67,7 @@ def main(argv: list[str], parser_class) -> int:
     p = parser_class(prog="pi-emotion soft-targets",
                      description="Teachers' probabilities for every Training face, for 'train --teacher'.")
     p.add_argument("--data", type=Path, required=True, help="FER2013 CSV or train/ test/ folders")
-    p.add_argument("--model", type=Path, action="append", required=True,
+    p.add_argument("--model", type=paths.model_path, action="append", required=True,
                    help="a teacher (.keras, .h5 or .tflite); repeat to average several")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .npz file to write")
     a = p.parse_args(argv)

@@ -1,0 +1,44 @@
+"""Work counted from a model file: multiply-adds and weights, checked against figures worked out by hand."""
+
+import numpy as np
+import pytest
+from conftest import MODEL
+
+from pi_emotion.perception.model_work import layer_macs, model_work
+from pi_emotion.training.evaluate_detect import by_turn
+
+
+def test_layer_multiply_adds_by_hand():
+    assert layer_macs("CONV_2D", [(1, 8, 8, 1), (4, 3, 3, 1), (4,)], (1, 8, 8, 4)) == 8 * 8 * 4 * 9
+    assert layer_macs("DEPTHWISE_CONV_2D", [(1, 8, 8, 4), (1, 3, 3, 4), (4,)], (1, 4, 4, 4)) == 4 * 4 * 4 * 9
+    assert layer_macs("FULLY_CONNECTED", [(1, 6), (3, 6), (3,)], (1, 3)) == 18
+    assert layer_macs("ADD", [(1, 8, 8, 4), (1, 8, 8, 4)], (1, 8, 8, 4)) == 0
+
+
+def test_the_shipped_model_is_59_million_multiply_adds():
+    work = model_work(MODEL)
+    assert work.macs == 59_032_064 and work.params == 726_663
+
+
+def test_a_small_known_network_counts_as_worked_out_by_hand(tmp_path):
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow (the train extra) makes the network")
+    keras = tf.keras
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.DepthwiseConv2D(3, padding="same"), keras.layers.Conv2D(6, 1),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    work = model_work(path)
+    assert work.macs == 8 * 8 * 4 * 9 * 1 + 8 * 8 * 4 * 9 + 8 * 8 * 6 * 4 + 6 * 3  # 6,162
+    # a fresh dense layer's biases are all zero, and the converter leaves a zero bias out of the file
+    assert work.params == (36 + 4) + (36 + 4) + (24 + 6) + 18
+
+
+def test_accuracy_by_thirds_from_the_most_frontal_to_the_most_turned():
+    turns = np.array([0.5, 0.01, 0.3, 0.02, np.nan, 0.2, 0.03])
+    truth = np.array([1, 1, 1, 1, 1, 1, 1])
+    predicted = np.array([0, 1, 0, 1, 1, 1, 1])  # the two most turned faces are wrong
+    rows = by_turn(truth, predicted, turns)
+    assert [r["faces"] for r in rows] == [2, 2, 2]  # the face without landmarks is left out
+    assert [r["accuracy"] for r in rows] == [1.0, 1.0, 0.0]
+    assert rows[0]["turn_from"] == 0.01 and rows[-1]["turn_to"] == 0.5
