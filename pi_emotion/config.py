@@ -50,6 +50,9 @@ class Settings:
     detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096)
     min_face: int = _opt(20, "smallest face, in pixels at detection width", lo=8, hi=1024)
     detect_every: int = _opt(2, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+    detect_thread: bool = _opt(True, "with a camera or --realtime, detect faces on a thread of their own, so a slow "
+                               "detection never holds up the frame loop (files run as fast as they go detect inline, "
+                               "frame by frame)")
     detector_model: str = _opt("", "YuNet ONNX file (default: the one shipped in models/)", metavar="FILE")
     score_threshold: float = _opt(0.6, "YuNet: confidence a face needs", lo=0.05, hi=1.0)
     nms_threshold: float = _opt(0.3, "YuNet: overlap above which two boxes are one face", lo=0.05, hi=1.0)

@@ -42,3 +42,28 @@ def test_accuracy_by_thirds_from_the_most_frontal_to_the_most_turned():
     assert [r["faces"] for r in rows] == [2, 2, 2]  # the face without landmarks is left out
     assert [r["accuracy"] for r in rows] == [1.0, 1.0, 0.0]
     assert rows[0]["turn_from"] == 0.01 and rows[-1]["turn_to"] == 0.5
+
+
+def test_the_detector_work_grows_with_the_pixels_it_is_run_on():
+    from pi_emotion import paths
+    from pi_emotion.perception.model_work import onnx_macs
+
+    yunet = paths.shipped(paths.YUNET)
+    assert onnx_macs(yunet, 320, 320) == 86_056_000  # counted once by hand from the layers' shapes
+    assert onnx_macs(yunet, 640, 640) == 4 * onnx_macs(yunet, 320, 320)
+
+
+def test_the_budget_counts_each_stage_at_the_settings(tmp_path):
+    from conftest import SAMPLE
+
+    from pi_emotion import config
+    from pi_emotion.bench.budget import budget
+
+    report = budget(config.resolve({"source": str(SAMPLE), "classify_rate": 4.0, "detect_every": 3}, None), faces=2)
+    stages = {s["key"]: s for s in report["stages"]}
+    assert stages["detect"]["per_second"] == 10 and stages["fine"]["per_second"] == 1
+    assert stages["detect"]["work"] == pytest.approx(68.8448)  # 320x240, padded to 320x256
+    classify = stages["classify"]
+    assert classify["work"] == pytest.approx(2 * 59.032064) and classify["per_second"] == 8  # mirrored; 2 faces x 4
+    lo, hi = report["loop_pi4_ms_per_frame"]
+    assert 0 < lo < hi

@@ -38,6 +38,10 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--steady", action="store_true",
                    help="instead: what a person watching notices (box movement against detecting every frame, "
                         "label changes, 'uncertain', ids across cuts, false boxes) on the clips with ground truth")
+    p.add_argument("--budget", action="store_true",
+                   help="instead: the cost model: work per stage in multiply-adds and pixels, how often each runs, "
+                        "this machine's ms, and a projection for one core of a Raspberry Pi 4 and 5")
+    p.add_argument("--faces", type=int, default=3, help="with --budget: faces in view (default 3)")
     a = p.parse_args(argv)
     if a.steady:
         return _steady(a, config)
@@ -56,6 +60,14 @@ def main(argv: list[str], parser_class) -> int:
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
     flags = {"source": source, **overrides(a)}
     settings = config.resolve(flags, a.config)
+    if a.budget:
+        if a.faces < 0:
+            raise UserError("--faces must be 0 or more")
+        from pi_emotion.bench.budget import budget, format_budget
+
+        report = budget(settings, a.faces)
+        print(json.dumps(report) if a.json else format_budget(report))
+        return 0
     if a.stream_clients:
         try:
             counts = tuple(int(n) for n in a.stream_clients.split(","))

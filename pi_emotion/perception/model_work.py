@@ -57,3 +57,22 @@ def model_work(path: Path) -> ModelWork:
         macs += layer_macs(op["op_name"], inputs, tensors[op["outputs"][0]])  # a fresh interpreter: batch of one
         params += sum(math.prod(shape) for shape in inputs[1:])
     return ModelWork(macs, params)
+
+
+def onnx_macs(path: Path, width: int, height: int) -> int:
+    """Multiply-adds of an ONNX network's convolutions (a detector such as YuNet) on a ``width`` x ``height`` input.
+
+    Read through OpenCV's own importer, so no ONNX package is needed; the output sizes come
+    from OpenCV's shape inference for that input.
+    """
+    import cv2
+
+    net = cv2.dnn.readNetFromONNX(str(path))
+    ids, _, outputs = net.getLayersShapes([1, 3, height, width])
+    macs = 0
+    for layer_id, shapes in zip(ids, outputs):
+        layer = net.getLayer(int(layer_id))
+        if layer.type == "Convolution":
+            _, _, oh, ow = shapes[0]
+            macs += math.prod(layer.blobs[0].shape) * int(oh) * int(ow)  # (out, in / groups, kh, kw) per output pixel
+    return macs

@@ -91,7 +91,17 @@ class Track:
         gap = np.array([x + w / 2, y + h / 2]) - self.kalman.statePre[:2, 0]
         return float(gap @ np.linalg.solve(spread, gap))
 
-    def correct(self, det: Detection, t: float) -> None:
+    def moved_on(self, det: Detection, lag: float) -> Detection:
+        """``det``, found ``lag`` seconds ago, where this face's motion has taken it since."""
+        if lag <= 0:
+            return det
+        dx, dy = (float(v) * lag for v in self.kalman.statePost[4:6, 0])
+        x, y, w, h = det.box
+        points = None if det.landmarks is None else tuple((px + dx, py + dy) for px, py in det.landmarks)
+        return Detection((round(x + dx), round(y + dy), w, h), det.score, points)
+
+    def correct(self, det: Detection, t: float, seen: Detection | None = None) -> None:
+        """Apply a detection at ``t``; ``seen`` is the detection as found, where ``det`` was moved on to ``t``."""
         x, y, w, h = det.box
         r = (MEASUREMENT_NOISE * max(w, h)) ** 2
         self.kalman.measurementNoiseCov = np.eye(4, dtype=np.float32) * r
@@ -99,7 +109,7 @@ class Track:
         self.kalman.statePre, self.kalman.errorCovPre = state.copy(), self.kalman.errorCovPost.copy()
         if det.landmarks is not None:
             self.points = tuple(((px - x) / w, (py - y) / h) for px, py in det.landmarks)
-        self.seen = det
+        self.seen = seen or det
         self.last_seen = t
         self.hits += 1
         self._place(state, det.score)
@@ -132,14 +142,17 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def update(self, detections: list[Detection], t: float, unseen_below: float = 0.0) -> list[Track]:
+    def update(self, detections: list[Detection], t: float, unseen_below: float = 0.0,
+               lag: float = 0.0) -> list[Track]:
         """A frame with detection: the confirmed tracks in view at ``t``, matched detections updating them.
 
         ``unseen_below`` (pixels) says the detections came from a pass that cannot see smaller faces:
-        a track that small keeps its place unseen rather than leave the view.
+        a track that small keeps its place unseen rather than leave the view. ``lag`` says they were
+        found that many seconds before ``t`` (detection on its own thread): each is moved on by the
+        face's own motion before it is matched and applied.
         """
         self._advance(t)
-        pairs = self._assign(detections)
+        pairs = self._assign(detections, lag)
         matched = {ti for ti, _ in pairs}
         for ti, track in enumerate(self.tracks):
             track.small = unseen_below > 0 and max(track.box[2:]) < unseen_below
@@ -147,7 +160,7 @@ class Tracker:
                 track.in_view = False
         for ti, di in pairs:
             track = self.tracks[ti]
-            track.correct(detections[di], t)
+            track.correct(track.moved_on(detections[di], lag), t, seen=detections[di])
             track.in_view = True
             track.confirmed = track.confirmed or track.hits >= self.confirm_hits
         taken = {di for _, di in pairs}
@@ -183,12 +196,16 @@ class Tracker:
         for track in self.tracks:
             track.advance(t)
 
-    def _assign(self, detections: list[Detection]) -> list[tuple[int, int]]:
+    def _assign(self, detections: list[Detection], lag: float) -> list[tuple[int, int]]:
         """(track, detection) index pairs of least total cost; pairs outside the gate or above MAX_COST stay apart."""
         if not self.tracks or not detections:
             return []
-        cost = np.array([[_cost(tr.box, det.box) if tr.distance(det) <= GATE else math.inf for det in detections]
-                         for tr in self.tracks])
+        cost = np.full((len(self.tracks), len(detections)), math.inf)
+        for ti, tr in enumerate(self.tracks):
+            for di, det in enumerate(detections):
+                moved = tr.moved_on(det, lag)
+                if tr.distance(moved) <= GATE:
+                    cost[ti, di] = _cost(tr.box, moved.box)
         import lap
 
         _, rows, _ = lap.lapjv(np.minimum(cost, 2 * MAX_COST), extend_cost=True, cost_limit=MAX_COST)

@@ -60,9 +60,9 @@ def source_settings(s: Settings) -> SourceSettings:
 def pipeline_options(s: Settings) -> PipelineOptions:
     evidence = EvidenceOptions(s.smooth_seconds, s.switch_seconds, s.min_confidence)
     return PipelineOptions(overlay=s.overlay, max_frames=s.max_frames, detect_every=s.detect_every,
-                           fine_every=s.fine_every, cut_threshold=s.cut_threshold, track_hold=s.track_hold,
-                           classify_rate=s.classify_rate, evidence=evidence, margin=s.margin,
-                           blur_faces=s.blur_faces, notice=s.notice)
+                           detect_thread=s.detect_thread, fine_every=s.fine_every, cut_threshold=s.cut_threshold,
+                           track_hold=s.track_hold, classify_rate=s.classify_rate, evidence=evidence,
+                           margin=s.margin, blur_faces=s.blur_faces, notice=s.notice)
 
 
 def mqtt_settings(s: Settings) -> MqttSettings:

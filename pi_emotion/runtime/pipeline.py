@@ -24,8 +24,9 @@ from pi_emotion.perception.cuts import CUT_THRESHOLD, CutDetector
 from pi_emotion.perception.detectors.base import Detector
 from pi_emotion.perception.evidence import UNCERTAIN_INDEX, EvidenceOptions, view_weight
 from pi_emotion.perception.track import CONFIRM_HITS, Track, Tracker
-from pi_emotion.results.frame import UNCERTAIN, Face, FrameResult
+from pi_emotion.results.frame import UNCERTAIN, Detection, Face, FrameResult
 from pi_emotion.runtime.capture import ThreadedCapture
+from pi_emotion.runtime.detection_worker import DetectionWorker
 from pi_emotion.runtime.stats import RunStats
 from pi_emotion.sources.base import Frame, FrameSource
 
@@ -48,6 +49,7 @@ class PipelineOptions:
     track_hold: float = 1.0  # seconds a face keeps its id unseen
     classify_rate: float = 0.0  # classifications per face per second at most; 0: whenever it is detected
     evidence: EvidenceOptions = EvidenceOptions()  # how views add up to a label
+    detect_thread: bool = False  # with a camera or a paced file, detect on a thread of its own
     margin: float = 0.1  # border around a box without landmarks, as a fraction of its side
     blur_faces: bool = False  # pixelate faces in every picture the outputs get
     notice: bool = False  # "emotion analysis active" on every picture
@@ -67,6 +69,7 @@ class Pipeline:
         self.stats = RunStats()
         self.hooks: list[FrameHook] = []
         self.idle_hooks: list[Callable[[str], None]] = []  # told what the loop waits for, when no frame comes
+        self.worker: DetectionWorker | None = None  # detection on its own thread, while a live source runs
         self._until_detect = 0  # frames until the next detection
         self._last_fine = -math.inf
 
@@ -81,19 +84,40 @@ class Pipeline:
         and shown at once.
         """
         timer = self.stats.stages
-        with timer.stage("detect"):
-            if picture:
-                self.tracker = self._tracker(confirm_hits=1)
-                tracks = self.tracker.update(self.detector.detect_picture(frame.image, frame.grey), frame.t)
+        seen_on = frame  # the frame this frame's detections were found on
+        if picture:
+            self.tracker = self._tracker(confirm_hits=1)
+            with timer.stage("detect"):
+                found = self.detector.detect_picture(frame.image, frame.grey)
+            tracks = self.tracker.update(found, frame.t)
+        else:
+            if self.cuts.is_cut(frame.grey):
+                self.tracker.reset()
+                if self.worker is not None:
+                    self.worker.forget()
+                self.stats.cuts += 1
+                self._until_detect = 0
+            due = self._until_detect == 0
+            if self.worker is None and due:
+                found, unseen_below = self._timed_find(frame)
+                tracks = self.tracker.update(found, frame.t, unseen_below)
+            elif self.worker is None:
+                tracks = self.tracker.follow(frame.t)
             else:
-                if self.cuts.is_cut(frame.grey):
-                    self.tracker.reset()
-                    self.stats.cuts += 1
-                    self._until_detect = 0
-                tracks = self._detect(frame) if self._until_detect == 0 else self.tracker.follow(frame.t)
-                self._until_detect = (self._until_detect - 1) % self.options.detect_every
+                done = self.worker.take()
+                if due and self.worker.idle:
+                    self.worker.submit(frame, self._fine_due(frame))
+                elif due:  # still busy with an earlier frame: offer the next one instead
+                    self._until_detect = 1
+                if done is None:
+                    tracks = self.tracker.follow(frame.t)
+                else:
+                    seen_on = done.frame
+                    tracks = self.tracker.update(done.detections, frame.t, done.unseen_below,
+                                                 lag=frame.t - done.frame.t)
+            self._until_detect = (self._until_detect - 1) % self.options.detect_every
         with timer.stage("classify"):
-            self._classify(frame, tracks, every_view=picture)
+            self._classify(seen_on, frame.t, tracks, every_view=picture)
         labels = self.classifier.labels
         faces = []
         for track in tracks:
@@ -108,24 +132,36 @@ class Pipeline:
                               labels[raw_best], float(raw[raw_best])))
         return FrameResult(frame.index, frame.t, faces, frame.wall)
 
-    def _detect(self, frame: Frame) -> list[Track]:
-        """Detect and match; once every ``fine_every`` seconds at twice the width, for faces too small otherwise."""
-        det = self.detector
-        width = frame.image.shape[1]
+    def _fine_due(self, frame: Frame) -> bool:
+        """Whether this detection is the finer pass: once every ``fine_every`` seconds."""
         if self.options.fine_every and frame.t - self._last_fine >= self.options.fine_every - 1e-6:
             self._last_fine = frame.t
-            self.stats.fine_passes += 1
-            found = det.detect(frame.image, frame.grey, min(width, 2 * det.detect_width),
-                               max(FINE_MIN_FACE, det.min_face // 2))
-            return self.tracker.update(found, frame.t)
-        unseen_below = det.min_face * width / min(width, det.detect_width) if self.options.fine_every else 0.0
-        return self.tracker.update(det.detect(frame.image, frame.grey), frame.t, unseen_below)
+            return True
+        return False
 
-    def _classify(self, frame: Frame, tracks: list[Track], every_view: bool) -> None:
-        """Add a view to the evidence of each face the detector saw now and whose turn it is."""
+    def _timed_find(self, frame: Frame, fine: bool | None = None) -> tuple[list[Detection], float]:
+        with self.stats.stages.stage("detect"):
+            return self._find(frame, fine)
+
+    def _find(self, frame: Frame, fine: bool | None = None) -> tuple[list[Detection], float]:
+        """Faces in ``frame``, and the size below which this pass cannot see them (0: it sees every size).
+
+        The finer pass runs at twice the width and down to half the smallest face, for small, far faces.
+        """
+        det = self.detector
+        width = frame.image.shape[1]
+        if self._fine_due(frame) if fine is None else fine:
+            self.stats.fine_passes += 1
+            return det.detect(frame.image, frame.grey, min(width, 2 * det.detect_width),
+                              max(FINE_MIN_FACE, det.min_face // 2)), 0.0
+        unseen_below = det.min_face * width / min(width, det.detect_width) if self.options.fine_every else 0.0
+        return det.detect(frame.image, frame.grey), unseen_below
+
+    def _classify(self, frame: Frame, now: float, tracks: list[Track], every_view: bool) -> None:
+        """Add a view to the evidence of each face the detector saw on ``frame`` and whose turn it is at ``now``."""
         rate = self.options.classify_rate
         due = [tr for tr in tracks if tr.seen is not None
-               and (every_view or not rate or frame.t - tr.evidence.last_added >= 1 / rate - RATE_SLACK)]
+               and (every_view or not rate or now - tr.evidence.last_added >= 1 / rate - RATE_SLACK)]
         if not due:
             return
         # Crops come from the full-resolution picture; the grey image may be a small lores copy.
@@ -141,7 +177,7 @@ class Pipeline:
             return
         self.stats.classified += len(due)
         for track, det, crop, p in zip(due, seen, crops, probs):
-            track.evidence.add(p, view_weight(det, crop), frame.t)
+            track.evidence.add(p, view_weight(det, crop), now)
 
     def step(self, frame: Frame) -> FrameResult:
         result = self.analyse(frame)
@@ -176,6 +212,8 @@ class Pipeline:
         stop = stop or threading.Event()
         capture = ThreadedCapture(self.source, newest_only=self.source.realtime, timer=self.stats.stages)
         timer = self.stats.stages
+        if self.options.detect_thread and self.source.realtime:  # frames come at their own pace: never wait
+            self.worker = DetectionWorker(self._timed_find)
         try:
             while not stop.is_set() and not (self.max_frames and self.stats.frames >= self.max_frames):
                 if pause is not None and pause.is_set():
@@ -194,6 +232,9 @@ class Pipeline:
                 self.step(frame)
         finally:
             capture.close()
+            if self.worker is not None:
+                self.worker.close()
+                self.worker = None
             self.stats.dropped, self.stats.corrupt = capture.dropped, self.source.corrupt
             self.stats.ended = self.stats.started + self.stats.elapsed
         return self.stats
