@@ -29,7 +29,7 @@ def _run_parser() -> argparse.ArgumentParser:
     from pi_emotion.config import add_flags
 
     p = _Parser(prog="pi-emotion", description="Real-time facial emotion recognition. Subcommands: "
-                "convert, train, soft-targets, evaluate, explain, bench, report, mqtt-forget "
+                "analyse, convert, train, soft-targets, evaluate, explain, bench, report, mqtt-forget "
                 "(pi-emotion SUBCOMMAND --help).")
     p.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
     p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
@@ -150,6 +150,31 @@ def cmd_report(argv: list[str]) -> int:
     return main(argv, _Parser)
 
 
+def cmd_analyse(argv: list[str]) -> int:
+    from pi_emotion import config
+
+    p = _Parser(prog="pi-emotion analyse",
+                description="Recordings and pictures through the appliance's own pipeline, into tables: faces.csv "
+                            "(a row per face per frame), tracks.csv (a row per face) and files.csv (a row per file); "
+                            "Parquet too when pyarrow is installed. Started again on the same folder, it redoes only "
+                            "the files it had not finished.")
+    p.add_argument("files", nargs="+", help="video files, pictures, folders of them, or patterns ('study/*.mp4')")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for the tables")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="files analysed at once, one process each (default: the number of cores)")
+    p.add_argument("--config", type=Path, help="TOML config file whose settings to use (detector, model, ...)")
+    p.add_argument("--model", help="TFLite model, or the name of a shipped one")
+    p.add_argument("--detector", help="face detector: yunet or haar")
+    a = p.parse_args(argv)
+    if a.jobs < 1:
+        raise UserError("analyse: --jobs must be at least 1")
+    flags = {key: value for key, value in (("model", a.model), ("detector", a.detector)) if value}
+    settings = config.resolve(flags, a.config)
+    from pi_emotion.runtime.analyse import run
+
+    return run(a.files, a.output, settings, a.jobs)
+
+
 def cmd_mqtt_forget(argv: list[str]) -> int:
     from pi_emotion import config
 
@@ -171,7 +196,7 @@ def cmd_mqtt_forget(argv: list[str]) -> int:
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
     "soft-targets": cmd_soft_targets, "explain": cmd_explain,
-    "report": cmd_report, "mqtt-forget": cmd_mqtt_forget,
+    "report": cmd_report, "mqtt-forget": cmd_mqtt_forget, "analyse": cmd_analyse,
 }
 
 

@@ -25,6 +25,11 @@ SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
 DETECTOR_NAMES = tuple(DETECTORS)
 # which frames the events file gets (pi_emotion.outputs.events.MODES), or "summary": a line per interval instead
 EVENTS_MODES = ("all", "faces", "summary")
+# the settings that change what the appliance says about faces: recorded in every events file's run line
+RESULT_KEYS = ("detector", "detect_width", "min_face", "detect_every", "detect_thread", "fine_every", "cut_threshold",
+               "score_threshold", "nms_threshold", "detector_model", "cascade", "scale_factor", "min_neighbors",
+               "margin", "track_hold", "classify_rate", "smooth_seconds", "switch_seconds", "min_confidence", "model",
+               "tta", "events_mode", "privacy", "min_group", "interval")
 # keys of earlier versions, accepted in config files (an upgrade keeps the file) and ignored with a warning
 RETIRED = {"smooth_window": "labels now rest on evidence over time: see smooth_seconds and switch_seconds"}
 

@@ -49,3 +49,11 @@ def assert_user_error(proc: subprocess.CompletedProcess, *words: str) -> None:
 @pytest.fixture(scope="session")
 def photos() -> dict[str, "cv2.Mat"]:
     return {name: cv2.imread(str(DATA / f"{name}.jpg")) for name in ("obama-480p", "biden", "two_people")}
+
+
+def frame_lines(path: Path) -> list[str]:
+    """An events file's lines about frames (or intervals): each run's own first line, its description, left out."""
+    import json
+
+    lines = Path(path).read_text().splitlines()
+    return [line for line in lines if json.loads(line).get("type") != "run"]

@@ -4,7 +4,7 @@ import json
 
 import cv2
 import pytest
-from conftest import MODEL, SAMPLE, assert_user_error, run_cli
+from conftest import MODEL, SAMPLE, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.results.frame import UNCERTAIN
 
@@ -20,7 +20,7 @@ def sample_run(tmp_path_factory):
 
 def test_events_have_one_object_per_frame_with_valid_faces(sample_run):
     _, out = sample_run
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in frame_lines(out / "events.jsonl")]
     assert [e["frame"] for e in events] == list(range(180))
     assert events[30]["t"] == pytest.approx(1.0)
     faces = [f for e in events for f in e["faces"]]
@@ -55,7 +55,7 @@ def test_summary_reports_frames_faces_emotions_and_stage_times(sample_run):
 
 def test_the_smiling_face_in_the_sample_is_happy(sample_run):
     _, out = sample_run
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in frame_lines(out / "events.jsonl")]
     zoom = [f["emotion"] for e in events[60:120] for f in e["faces"]]  # the zoom into the smiling face
     assert zoom.count("happy") > len(zoom) / 2
 
@@ -63,7 +63,7 @@ def test_the_smiling_face_in_the_sample_is_happy(sample_run):
 def test_max_frames_stops_early(tmp_path):
     proc = run_cli("--source", SAMPLE, "--max-frames", "12", "--events", tmp_path / "e.jsonl")
     assert proc.returncode == 0, proc.stderr
-    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 12
+    assert len(frame_lines(tmp_path / "e.jsonl")) == 12
 
 
 def test_bad_inputs_exit_2_with_one_line(tmp_path):

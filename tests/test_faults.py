@@ -9,7 +9,7 @@ import threading
 
 import cv2
 import pytest
-from conftest import MODEL, SAMPLE, run_cli, wait_until
+from conftest import MODEL, SAMPLE, frame_lines, run_cli, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streaming import appliance
@@ -169,7 +169,7 @@ def test_corrupt_frames_in_a_file_are_skipped_and_counted(tmp_path):
     proc = run_cli("--source", source._path, "--events", tmp_path / "e.jsonl")
     assert proc.returncode == 0, proc.stderr
     assert "corrupt     3 undecodable frames skipped" in proc.stdout
-    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 57
+    assert len(frame_lines(tmp_path / "e.jsonl")) == 57
 
 
 def test_disk_full_stops_only_that_output_and_keeps_the_rest(tmp_path):

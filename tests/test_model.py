@@ -7,7 +7,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import DATA, MODEL, ROOT, assert_user_error, run_cli
+from conftest import DATA, MODEL, ROOT, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.datasets import fer2013
 from pi_emotion.perception import detectors
@@ -64,7 +64,7 @@ def test_the_shipped_five_class_model_is_picked_by_name_and_reaches_its_recorded
     events = tmp_path / "events.jsonl"
     proc = run_cli("--source", DATA / "sample.mp4", "--model", FIVE_CLASS, "--max-frames", "20", "--events", events)
     assert proc.returncode == 0, proc.stderr
-    faces = [f for line in events.read_text().splitlines() for f in json.loads(line)["faces"]]
+    faces = [f for line in frame_lines(events) for f in json.loads(line)["faces"]]
     assert faces and all(set(f["scores"]) == set(five) for f in faces)
     proc = run_cli("--source", DATA / "sample.mp4", "--model", "no-such-model.tflite", "--max-frames", "1")
     assert_user_error(proc, "no-such-model.tflite", "not found")

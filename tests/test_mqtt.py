@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 from broker import ApplianceProcess, Broker, Subscriber, free_port, make_certificates, needs_mosquitto, payload
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, frame_lines, run_cli
 
 from pi_emotion.config import Settings
 from pi_emotion.perception.modelmeta import FER2013_LABELS
@@ -119,13 +119,13 @@ def test_reconnects_after_the_broker_restarts_and_loses_no_frames(broker, applia
     sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"online")
     broker.stop()
     app.log.wait(lambda line: "MQTT connection to" in line and "lost" in line)
-    frames_when_lost = len(events.read_bytes().splitlines())
+    frames_when_lost = len(frame_lines(events))
     broker.start()  # same port, a fresh broker with nothing retained
     online = len(sub.messages)
     sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"online", after=online)
     sub.wait(lambda m: m.topic.endswith("/state") and payload(m)["frames"] > frames_when_lost, after=online)
     assert app.stop() == 0
-    lines = [json.loads(line) for line in events.read_bytes().splitlines()]
+    lines = [json.loads(line) for line in frame_lines(events)]
     assert [line["frame"] for line in lines] == list(range(len(lines)))  # every frame, in order, none missing
     summary = "\n".join(app.out.lines)
     assert f"frames      {len(lines)} in" in summary
@@ -175,7 +175,7 @@ def test_bad_credentials_give_one_error_line_and_the_appliance_runs_on(tmp_path,
         app = appliances("--mqtt", f"127.0.0.1:{broker.port}", "--mqtt-user", "cam", "--device-name", "locked",
                          "--events", events, "--max-frames", 150, env={"PI_EMOTION_MQTT_PASSWORD": "wrong"})
         assert app.proc.wait(120) == 0  # ran to its end
-        assert len(events.read_bytes().splitlines()) == 150
+        assert len(frame_lines(events)) == 150
         errors = [line for line in app.log.lines if line.startswith("ERROR")]
         assert len(errors) == 1 and "refused the login" in errors[0] and "mqtt_user" in errors[0], app.log.lines
         assert "wrong" not in "\n".join(app.log.lines)  # the password is never logged
@@ -295,7 +295,7 @@ def test_faces_in_view_counts_the_faces_shown_and_a_flash_sends_no_event(broker,
                    "steady", "--events", events)
     assert proc.returncode == 0, proc.stderr
     sub.wait(lambda m: m.topic.endswith("/availability") and m.payload == b"offline")  # the run's last word
-    shown = max(len(json.loads(line)["faces"]) for line in events.read_text().splitlines())
+    shown = max(len(json.loads(line)["faces"]) for line in frame_lines(events))
     states = [payload(m) for m in sub.messages if m.topic.endswith("/state")]
     assert states and max(s["faces_in_view"] for s in states) <= shown
     face_events = [payload(m) for m in sub.messages if m.topic.endswith("/events")]

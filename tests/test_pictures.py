@@ -4,7 +4,7 @@ import json
 
 import cv2
 import numpy as np
-from conftest import DATA, assert_user_error, run_cli
+from conftest import DATA, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.perception import detectors
 
@@ -42,7 +42,7 @@ def test_folder_pattern_and_file_sources_print_one_line_per_picture(tmp_path):
     assert written == ["biden.jpg", "obama-480p.jpg", "two_people.jpg"]
     annotated, original = cv2.imread(str(out / "obama-480p.jpg")), cv2.imread(str(DATA / "obama-480p.jpg"))
     assert annotated.shape == original.shape and np.abs(annotated.astype(int) - original).max() > 100  # boxes drawn
-    records = [json.loads(line) for line in events.read_text().splitlines()]
+    records = [json.loads(line) for line in frame_lines(events)]
     assert [len(r["faces"]) for r in records] == [1, 1, 2] and records[2]["picture"].endswith("two_people.jpg")
     assert {f["track"] for r in records for f in r["faces"]} == {1, 2}  # no face is followed across pictures
     pattern = run_cli("--source", DATA / "*people*.jpg", "--detector", "haar")

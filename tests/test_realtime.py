@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import DATA, SAMPLE, assert_user_error, run_cli
+from conftest import DATA, SAMPLE, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.runtime.capture import ThreadedCapture
 from pi_emotion.sources.base import Frame, FrameSource
@@ -76,7 +76,7 @@ def test_sample_pan_keeps_track_ids_and_smoothing_removes_single_frame_flips(tmp
     events_path = tmp_path / "e.jsonl"
     proc = run_cli("--source", SAMPLE, "--events", events_path, "--max-frames", "60")
     assert proc.returncode == 0, proc.stderr
-    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    events = [json.loads(line) for line in frame_lines(events_path)]
     ids = [tuple(sorted(f["track"] for f in e["faces"])) for e in events if len(e["faces"]) == 2]
     assert len(ids) > 40 and len(set(ids)) == 1  # the two faces of the pan keep their ids
     for track in ids[0]:

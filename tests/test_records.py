@@ -22,12 +22,47 @@ def lines_of(path):
     return [json.loads(line) for line in data.splitlines()]
 
 
-def test_a_second_run_appends_to_the_events_file(tmp_path):
+def frames_of(path):
+    return [line for line in lines_of(path) if line.get("type") != "run"]
+
+
+def test_a_second_run_appends_to_the_events_file_each_run_describing_itself_first(tmp_path):
     events = tmp_path / "events.jsonl"
-    for _ in range(2):
-        proc = run_cli("--source", SAMPLE, "--max-frames", "10", "--events", events)
+    for detect_every in (2, 3):
+        proc = run_cli("--source", SAMPLE, "--max-frames", "10", "--events", events, "--detect-every", detect_every)
         assert proc.returncode == 0, proc.stderr
-    assert [e["frame"] for e in lines_of(events)] == list(range(10)) * 2
+    lines = lines_of(events)
+    assert [i for i, e in enumerate(lines) if e.get("type") == "run"] == [0, 11]
+    assert [e["frame"] for e in lines if e.get("type") != "run"] == list(range(10)) * 2
+    first, second = lines[0], lines[11]
+    assert first["source"] == str(SAMPLE) and first["live"] is False and first["model"] == "emotion.tflite"
+    assert first["detector"] == "yunet" and first["version"] and "uncertain" in first["labels"]
+    assert (first["settings"]["detect_every"], second["settings"]["detect_every"]) == (2, 3)
+    assert datetime.fromisoformat(first["start"]) <= datetime.fromisoformat(second["start"])
+
+
+def test_the_report_keeps_the_faces_of_two_runs_in_one_file_apart(tmp_path):
+    from pi_emotion.report.load import load
+
+    events = tmp_path / "events.jsonl"
+    header = {"type": "run", "source": "a.mp4", "live": False}
+    for run in range(2):  # the same track number, 1, in two runs whose media time does not restart
+        writer = EventsWriter(events, header=header)
+        writer.write(None, FrameResult(0, 5.0 + run, [Face((0, 0, 10, 10), "happy", 0.9, {}, 1, "happy", 0.9)]))
+        writer.close()
+    (series,) = load([events]).series
+    assert len(set(series.face_track.tolist())) == 2
+
+
+def test_every_rotated_file_starts_with_the_run_line(tmp_path):
+    events = tmp_path / "events.jsonl"
+    writer = EventsWriter(events, max_bytes=400, keep=3, header={"type": "run", "source": "cam"})
+    for i in range(20):
+        writer.write(None, FrameResult(i, i / 30))
+    writer.close()
+    files = [events, *sorted(tmp_path.glob("events.jsonl.*"))]
+    assert len(files) >= 3
+    assert all(lines_of(f)[0]["type"] == "run" for f in files)
 
 
 def test_a_line_cut_off_by_a_power_loss_is_dropped_when_the_file_is_opened_again(tmp_path):
@@ -76,7 +111,7 @@ def test_faces_mode_writes_only_frames_with_faces(tmp_path):
     events = tmp_path / "events.jsonl"
     proc = run_cli("--source", clip, "--events", events, "--events-mode", "faces")
     assert proc.returncode == 0, proc.stderr
-    written = lines_of(events)
+    written = frames_of(events)
     with_faces = int(re.search(r"faces\s+\d+ in (\d+) frames", proc.stdout)[1])
     assert len(written) == with_faces and 30 <= with_faces < 60
     assert all(e["faces"] for e in written)
@@ -87,7 +122,7 @@ def test_every_event_has_a_utc_wall_clock_stamp_beside_media_time(tmp_path):
     before = time.time()
     assert run_cli("--source", SAMPLE, "--max-frames", "30", "--events", events).returncode == 0
     after = time.time()
-    written = lines_of(events)
+    written = frames_of(events)
     stamps = [datetime.fromisoformat(e["ts"]) for e in written]
     assert all(e["ts"].endswith("Z") and len(e["ts"]) == len("2026-11-21T09:30:00.125Z") for e in written)
     assert all(s.utcoffset().total_seconds() == 0 for s in stamps)

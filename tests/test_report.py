@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 import pytest
-from conftest import SAMPLE, assert_user_error, run_cli
+from conftest import SAMPLE, assert_user_error, frame_lines, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def assert_self_contained(page: str) -> None:
 
 
 def test_report_of_rotated_files_and_two_appliances(sample_events, tmp_path):
-    lines = (sample_events / "run.jsonl").read_text().splitlines(keepends=True)
+    lines = [line + "\n" for line in frame_lines(sample_events / "run.jsonl")]
     start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
     for name in ("cam-a", "cam-b"):  # two appliances whose writers record wall-clock time, rotated in two files
         folder = tmp_path / name
@@ -70,7 +70,7 @@ def test_report_of_rotated_files_and_two_appliances(sample_events, tmp_path):
 
 def test_report_of_events_without_wall_clock_and_of_summaries(sample_events, tmp_path):
     out, older = tmp_path / "report.html", tmp_path / "run.jsonl"
-    lines = [json.loads(line) for line in (sample_events / "run.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in frame_lines(sample_events / "run.jsonl")]
     assert all("ts" in line for line in lines)
     older.write_text("".join(json.dumps({k: v for k, v in line.items() if k != "ts"}) + "\n" for line in lines))
     proc = run_cli("report", older, sample_events / "summary.jsonl", "-o", out)

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import DATA, SAMPLE, run_cli
+from conftest import DATA, SAMPLE, frame_lines, run_cli
 
 from pi_emotion.perception.track import Tracker
 from pi_emotion.results.frame import UNCERTAIN, Detection
@@ -144,7 +144,7 @@ def test_the_cli_labels_unclear_faces_uncertain(tmp_path):
     events = tmp_path / "e.jsonl"
     proc = run_cli("--source", SAMPLE, "--events", events, "--max-frames", "20", "--min-confidence", "0.99")
     assert proc.returncode == 0, proc.stderr
-    faces = [f for line in events.read_text().splitlines() for f in json.loads(line)["faces"]]
+    faces = [f for line in frame_lines(events) for f in json.loads(line)["faces"]]
     assert faces and all(f["emotion"] == UNCERTAIN for f in faces)
     assert all(sum(f["scores"].values()) == pytest.approx(1, abs=0.01) for f in faces)
     assert "uncertain" in proc.stdout
@@ -156,7 +156,7 @@ def test_no_id_crosses_a_hard_cut(tmp_path, clip, cuts):
     events = tmp_path / "e.jsonl"
     proc = run_cli("--source", DATA / clip, "--events", events)
     assert proc.returncode == 0, proc.stderr
-    frames = [json.loads(line) for line in events.read_text().splitlines()]
+    frames = [json.loads(line) for line in frame_lines(events)]
     seen_at = {}
     for record in frames:
         for f in record["faces"]:

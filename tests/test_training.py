@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA, ROOT, assert_user_error, run_cli
+from conftest import DATA, ROOT, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.datasets import fer2013
 from pi_emotion.training import augment, recipe
@@ -172,5 +172,5 @@ def test_a_five_class_model_trains_converts_and_runs_in_the_appliance(tmp_path):
     events = tmp_path / "events.jsonl"
     proc = run_cli("--source", DATA / "sample.mp4", "--model", tflite, "--max-frames", "30", "--events", events)
     assert proc.returncode == 0, proc.stderr
-    faces = [f for line in events.read_text().splitlines() for f in json.loads(line)["faces"]]
+    faces = [f for line in frame_lines(events) for f in json.loads(line)["faces"]]
     assert faces and all(set(f["scores"]) == set(FIVE.split(",")) for f in faces)

@@ -5,7 +5,8 @@ The file is appended to, never truncated: a restart adds to what earlier runs wr
 files). Each line goes to the file in one ``write`` call; if the disk fills mid-line the
 file is cut back to its last whole line, so every file ends on a whole line and a reader
 never meets half an object. A file left ending mid-line by a power cut is cut back the same
-way when it is opened again.
+way when it is opened again. A ``header`` (the run's own description, ``{"type": "run", ...}``)
+is the first line a run writes, and the first line of every file a rotation starts.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ MODES: dict[str, Callable[[FrameResult], bool]] = {
 class EventsWriter:
     needs_image = False
 
-    def __init__(self, path: Path, max_bytes: int = 0, keep: int = 0, mode: str = "all") -> None:
+    def __init__(self, path: Path, max_bytes: int = 0, keep: int = 0, mode: str = "all",
+                 header: dict | None = None) -> None:
         self.path = path
+        self.header = header
         self.max_bytes = max_bytes  # 0: never rotate
         self.keep = keep
         self._wanted = MODES[mode]
         self.rotations = 0
         self._fd = -1
+        self._header_due = header is not None  # written before the first line, so a full disk fails a write
         try:
             self._open()
         except OSError as exc:
@@ -69,7 +73,10 @@ class EventsWriter:
         self.write_json(result.to_json())
 
     def write_json(self, data: dict) -> None:
-        """One object as one whole line (a frame's, or a summary's)."""
+        """One object as one whole line (a frame's, or a summary's), after the run's header where one is due."""
+        if self._header_due:
+            self._header_due = False
+            self.write_json(self.header)
         line = (json.dumps(data, separators=(",", ":")) + "\n").encode()
         if self.max_bytes and self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
@@ -98,6 +105,7 @@ class EventsWriter:
             self.path.unlink(missing_ok=True)
         self.rotations += 1
         self._open()
+        self._header_due = self.header is not None
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -1,9 +1,10 @@
 """Events files in, one time series per appliance (or per set of rotated files) out, as NumPy arrays.
 
 Frame lines (``{"frame", "t", "faces": [...]}``, with ``ts`` when the writer records wall
-time) and summary lines (``{"type": "summary", ...}``) are read; lines of other shapes are
-skipped. Rotated files (``events.jsonl.2``, ``.1``, ``events.jsonl``) form one series,
-oldest first. A malformed line stops the report with the file and line named.
+time) and summary lines (``{"type": "summary", ...}``) are read; a run line (``{"type": "run",
+...}``, the first line each run writes) starts a new run, whose faces are kept apart from the
+last run's; lines of other shapes are skipped. Rotated files (``events.jsonl.2``, ``.1``,
+``events.jsonl``) form one series, oldest first. A malformed line stops the report with the file and line named.
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ class _Reader:
     def line(self, data: object, where: str) -> None:
         if not isinstance(data, dict):
             return
-        if data.get("type") == "summary":
+        if data.get("type") == "run":
+            if self.frame_t or self.summaries:
+                self._run += 1  # a new run of the appliance: its track ids are new faces
+            self._last_t = -math.inf
+        elif data.get("type") == "summary":
             self._summary(data, where)
         elif "faces" in data:
             self._frame(data, where)

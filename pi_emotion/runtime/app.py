@@ -97,13 +97,28 @@ def describe(classifier: EmotionClassifier, detector: Detector) -> dict[str, str
     return {"version": __version__, "model": classifier.path.name, "detector": detector.name}
 
 
-def open_events(settings: Settings, labels: tuple[str, ...]) -> Output:
-    """The events file: a line per frame, or a line of aggregates per interval (summary, aggregates-only mode)."""
+def run_record(settings: Settings, source: str, live: bool, labels: tuple[str, ...],
+               about: dict[str, str]) -> dict:
+    """The events file's first line for this run: what made the lines that follow (``about``: ``describe``)."""
+    import time
+
+    from pi_emotion.config import RESULT_KEYS
+    from pi_emotion.results.frame import iso_utc
+
+    return {"type": "run", "start": iso_utc(time.time()), "source": source, "live": live, **about,
+            "labels": list(labels), "settings": {key: getattr(settings, key) for key in RESULT_KEYS}}
+
+
+def open_events(settings: Settings, labels: tuple[str, ...], header: dict | None = None) -> Output:
+    """The events file: a line per frame, or a line of aggregates per interval (summary, aggregates-only mode).
+
+    ``header`` (``run_record``) is written first.
+    """
     from pi_emotion.outputs.events import EventsWriter
 
     summary = settings.events_mode == "summary" or privacy.aggregates_only(settings)
     lines = EventsWriter(Path(settings.events), int(settings.events_max_mb * 1e6), settings.events_keep,
-                         "all" if summary else settings.events_mode)
+                         "all" if summary else settings.events_mode, header)
     if not summary:
         return lines
     if settings.events_mode != "summary":
@@ -136,14 +151,15 @@ def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Dete
 
 
 def build_outputs(settings: Settings, source: FrameSource, stack: ExitStack, labels: tuple[str, ...],
-                  stop: threading.Event, pause: threading.Event) -> list[Output]:
+                  stop: threading.Event, pause: threading.Event, about: dict[str, str]) -> list[Output]:
     """Outputs in the order they run; each is closed by ``stack`` however the run ends.
 
-    ``stop`` and ``pause`` are the run's controls, for outputs a person steers (a desktop window).
+    ``stop`` and ``pause`` are the run's controls, for outputs a person steers (a desktop window);
+    ``about`` (``describe``) goes into the events file's run line.
     """
     outputs: list[Output] = []
     if settings.events:
-        events = open_events(settings, labels)
+        events = open_events(settings, labels, run_record(settings, source.name, source.live, labels, about))
         outputs.append(stack.enter_context(closing(BackgroundOutput(events, keep_all=True, name="events-writer"))))
     if settings.output:
         from pi_emotion.outputs.video import VideoWriter
@@ -234,7 +250,8 @@ def run(settings: Settings) -> int:
         # restarted a few times and then given up on, leaving a Pi that booted before its camera dead.
         source = stack.enter_context(closing(open_source(source_settings(settings), reconnect=True,
                                                          wait=settings.wait_for_source or notifier.active)))
-        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier), stop, pause)
+        outputs = build_outputs(settings, source, stack, shown_labels(settings, classifier), stop, pause,
+                                describe(classifier, detector))
         mqtt = build_mqtt(settings, classifier, detector)
         if mqtt is not None:
             outputs.append(stack.enter_context(closing(mqtt)))
@@ -253,6 +270,12 @@ def run(settings: Settings) -> int:
         pipeline.hooks.append(notifier.on_frame)
         pipeline.idle_hooks.append(notifier.waiting)
         log.info("running on %s with model %s", source.name, classifier.path.name)
+        from pi_emotion.runtime.progress import bar
+
+        # a file read once, as fast as it goes: how far, how fast, how long still (on a terminal only)
+        length = getattr(source, "frames", 0) if not (source.live or settings.loop or source.realtime) else 0
+        progress = stack.enter_context(bar(min(length, settings.max_frames or length), "frames", bool(length)))
+        pipeline.hooks.append(lambda result, stats: progress.update(1))
         stats = pipeline.run(stop, pause)
     print(format_summary(stats, source.name), file=sys.stdout, flush=True)
     return 0

@@ -40,6 +40,7 @@ class VideoFileSource(FrameSource):
         if not 1.0 <= self.fps <= 240.0:
             self.fps = 30.0
         self.size = (first.shape[1], first.shape[0])
+        self.frames = max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))  # as the container says; 0: unknown
         self.loop = loop
         self.realtime = realtime
         self.skipped = 0  # frames dropped by realtime pacing
