@@ -53,7 +53,7 @@ def test_the_detector_work_grows_with_the_pixels_it_is_run_on():
     assert onnx_macs(yunet, 640, 640) == 4 * onnx_macs(yunet, 320, 320)
 
 
-def test_the_budget_counts_each_stage_at_the_settings(tmp_path):
+def test_the_budget_counts_each_stage_at_the_settings():
     from conftest import SAMPLE
 
     from pi_emotion import config

@@ -74,12 +74,19 @@ class EventsWriter:
 
     def write_json(self, data: dict) -> None:
         """One object as one whole line (a frame's, or a summary's), after the run's header where one is due."""
-        if self._header_due:
-            self._header_due = False
-            self.write_json(self.header)
-        line = (json.dumps(data, separators=(",", ":")) + "\n").encode()
+        line = self._encode(data)
         if self.max_bytes and self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
+        if self._header_due:
+            self._header_due = False
+            self._append(self._encode(self.header))
+        self._append(line)
+
+    @staticmethod
+    def _encode(data: dict) -> bytes:
+        return (json.dumps(data, separators=(",", ":")) + "\n").encode()
+
+    def _append(self, line: bytes) -> None:
         try:
             written = os.write(self._fd, line)
             if written != len(line):

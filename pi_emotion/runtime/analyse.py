@@ -33,6 +33,7 @@ from pi_emotion import __version__
 from pi_emotion.config import Settings
 from pi_emotion.errors import UserError
 from pi_emotion.paths import IMAGE_SUFFIXES
+from pi_emotion.results.aggregate import dominant
 from pi_emotion.results.frame import UNCERTAIN
 
 log = logging.getLogger(__name__)
@@ -256,10 +257,8 @@ def write_tables(out: Path, parts: list[dict]) -> list[Path]:
 
 def _dominant(counts: Counter, labels: list[str]) -> str:
     """The label shown most (``uncertain`` only when nothing else was shown); empty for no faces."""
-    named = Counter({k: v for k, v in counts.items() if k in labels})
-    if named:
-        return max(labels, key=lambda label: named[label])
-    return UNCERTAIN if counts else ""
+    return dominant(Counter({k: v for k, v in counts.items() if k in labels}), labels) or \
+        (UNCERTAIN if counts else "")
 
 
 def _shares(counts: Counter, shown: list[str]) -> list[float]:
