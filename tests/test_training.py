@@ -174,3 +174,23 @@ def test_a_five_class_model_trains_converts_and_runs_in_the_appliance(tmp_path):
     assert proc.returncode == 0, proc.stderr
     faces = [f for line in frame_lines(events) for f in json.loads(line)["faces"]]
     assert faces and all(set(f["scores"]) == set(FIVE.split(",")) for f in faces)
+
+
+def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_path):
+    from pi_emotion.training import teacher
+    from pi_emotion.training.evaluate import predictor
+
+    model = ROOT / "models/emotion.tflite"
+    out = tmp_path / "teacher.npz"
+    made = teacher.make(FER_SAMPLE, [model, model], out)
+    train = fer2013.load(FER_SAMPLE, "Training")
+    predict, _ = predictor(model)
+    x = train.images[..., None]
+    views = [predict(x).astype(np.float64), predict(x[:, :, ::-1]).astype(np.float64)]
+    expected = sum(views) / sum(views).sum(axis=1, keepdims=True)
+    probs = teacher.load(out, train)
+    assert made["faces"] == len(train) and probs.shape == (len(train), 7)
+    assert np.allclose(probs, expected, atol=1e-5)
+    # the mirror changes what the teacher says, so the average is not either view alone
+    single = views[0] / views[0].sum(axis=1, keepdims=True)
+    assert np.abs(probs - single).max() > 0.05
