@@ -16,14 +16,17 @@ def shipped(name: str) -> Path:
 
 
 def model_path(given: str) -> Path:
-    """The model to run: a path as given, or a bare name such as ``emotion-5class.tflite`` of a shipped one.
+    """The model to run: a path as given, or a bare name of a shipped one (``emotion-5class.tflite``,
+    or ``emotion-5class``: the .tflite, which is what the appliance runs).
 
     Empty means the shipped default.
     """
     if not given:
         return shipped(MODEL)
     path = Path(given)
-    return shipped(path.name) if path.name == given and not path.exists() else path
+    if path.name != given or path.exists():
+        return path
+    return shipped(given if path.suffix else given + ".tflite")
 
 
 CASCADE = "haarcascade_frontalface_alt2.xml"

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -200,3 +201,16 @@ def test_convert_options_override_the_metadata_beside_the_model_and_keep_the_res
     assert proc.returncode == 0, proc.stderr
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["labels"] == names.split(",") and meta["preprocess"] == "stretch"
+
+
+def test_a_shipped_model_is_named_with_or_without_its_suffix(tmp_path, monkeypatch):
+    from pi_emotion import paths
+
+    five = ROOT / "models" / FIVE_CLASS
+    assert paths.model_path(FIVE_CLASS) == five
+    assert paths.model_path(FIVE_CLASS.removesuffix(".tflite")) == five
+    assert paths.model_path("") == ROOT / "models" / "emotion.tflite"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "emotion-5class").write_bytes(b"")  # a file of that name here is what the user means
+    assert paths.model_path("emotion-5class") == Path("emotion-5class")
+    assert not paths.model_path("no-such-model").exists()
