@@ -49,27 +49,26 @@ def cmd_run(argv: list[str]) -> int:
         print(config.to_toml(settings), end="")
         return 0
     from pi_emotion.integrations.systemd import setup_logging
+    from pi_emotion.perception.native_log import follow_log_level
     from pi_emotion.runtime.app import run
 
     setup_logging(settings.log_level)
+    follow_log_level(settings.log_level)
 
     return run(settings)
 
 
 def _import_tensorflow() -> None:
     """Import TensorFlow once, up front, without the start-up chatter its C++ side prints on stderr."""
+    from pi_emotion.perception.native_log import filtered_stderr
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        with filtered_stderr(lambda line: False):
+            import tensorflow  # noqa: F401
     except ImportError:
         raise UserError("this command needs TensorFlow: pip install 'pi-emotion[train]'") from None
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def cmd_convert(argv: list[str]) -> int:

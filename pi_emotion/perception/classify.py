@@ -7,6 +7,7 @@ one invoke.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ import numpy as np
 from pi_emotion.errors import UserError
 from pi_emotion.perception.align import face_crop
 from pi_emotion.perception.modelmeta import ModelMeta, meta_path
+from pi_emotion.perception.native_log import runtime_info
 from pi_emotion.perception.preprocess import normaliser
 from pi_emotion.results.frame import Detection
+
+log = logging.getLogger(__name__)
 
 
 def load_interpreter(model: Path, num_threads: int) -> Any:
@@ -64,6 +68,8 @@ class EmotionClassifier:
         self._input = np.empty((0, *want_in), self._in_dtype)
         self._lut = self._pixel_table()
         self._normalise = normaliser(self.meta.preprocess)
+        with runtime_info(log):
+            self._interp.allocate_tensors()  # where LiteRT applies its XNNPACK delegate, and says so on stderr
 
     def _pixel_table(self) -> np.ndarray:
         """What the network's input tensor holds for each 0..255 pixel: scaling and quantisation in one lookup."""
