@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,24 +20,73 @@ from pi_emotion.errors import UserError
 EXIT_USAGE = 2
 
 
+EXAMPLES = """\
+examples:
+  pi-emotion clip.mp4 --output annotated.mp4 --events events.jsonl
+  pi-emotion photo.jpg --output annotated.jpg
+  pi-emotion --source /dev/video0 --stream 8000          # browser view on http://127.0.0.1:8000/
+  pi-emotion --source picamera --mqtt homeassistant.local --device-name "Lab camera"
+  pi-emotion analyse 'study/*.mp4' -o tables/            # recordings into CSV tables
+"""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line, not a usage block."""
+    """argparse, but a usage error is one line, not a usage block, and a mistyped option gets the closest real one."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UserError(f"{self.prog.removeprefix('pi-emotion').strip() or 'usage'}: {message}")
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        args = sys.argv[1:] if args is None else list(args)
+        if self._subparsers is None:  # options of subparsers are theirs to check
+            self._check_options(args)
+        return super().parse_args(args, namespace)
+
+    def _check_options(self, args: list[str]) -> None:
+        """Refuse an unknown ``--option`` before anything else, naming the closest real one (Python < 3.14 does not)."""
+        known = [flag for flag in self._option_string_actions if flag.startswith("--")]
+        for arg in args:
+            if arg == "--":
+                return
+            option = arg.split("=", 1)[0]
+            if option.startswith("--") and not any(flag.startswith(option) for flag in known):
+                close = difflib.get_close_matches(option[2:], [flag[2:] for flag in known], n=1, cutoff=0.7)
+                self.error(f"unrecognized option {option}" + (f": did you mean --{close[0]}?" if close else ""))
+
 
 def _run_parser() -> argparse.ArgumentParser:
-    from pi_emotion.config import add_flags
+    from pi_emotion.config import GROUPS, add_flags
 
-    p = _Parser(prog="pi-emotion", description="Real-time facial emotion recognition. Subcommands: "
-                "analyse, convert, train, soft-targets, evaluate, explain, bench, report, mqtt-forget "
-                "(pi-emotion SUBCOMMAND --help).")
-    p.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
-    p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
-    p.add_argument("--print-config", action="store_true", help="print the effective configuration and exit")
-    add_flags(p)
+    subcommands = textwrap.fill("Subcommands, each with its own --help: " + ", ".join(COMMANDS) + ".", 78)
+    p = _Parser(prog="pi-emotion", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+                usage="pi-emotion [FILE | --source SRC] [options]\n       pi-emotion SUBCOMMAND [options]",
+                description="Real-time facial emotion recognition.\n\n" + subcommands, epilog=EXAMPLES)
+    general = p.add_argument_group(GROUPS["general"])
+    general.add_argument("-h", "--help", action="help", help="show this help and exit")
+    general.add_argument("--version", action="version", version=f"pi-emotion {__version__}")
+    general.add_argument("--config", type=Path, metavar="FILE", help="TOML config file (default: "
+                         "/etc/pi-emotion/config.toml if present)")
+    general.add_argument("--print-config", action="store_true", help="print the effective configuration and exit")
+    source = p.add_argument_group(GROUPS["source"])
+    source.add_argument("file", nargs="*", metavar="FILE", help="a video file or pictures (a file, a folder, a "
+                        "pattern): the same as --source FILE")
+    add_flags(p, groups={"general": general, "source": source})
     return p
+
+
+def _source_file(files: list[str], flags: dict) -> str:
+    """The one source named without ``--source``: a file, folder or pattern, or a one-line error naming the fix."""
+    if "source" in flags:
+        raise UserError(f"{files[0]}: give the source once, as FILE or as --source, not both")
+    if len(files) > 1:
+        raise UserError(f"{len(files)} files given, one source runs at a time: quote a pattern ('shots/*.jpg'), "
+                        "give a folder, or use pi-emotion analyse FILES... for many recordings")
+    spec = files[0]
+    if not Path(spec).exists() and not any(c in spec for c in "*?["):
+        close = difflib.get_close_matches(spec, COMMANDS, n=1)
+        hint = f"did you mean pi-emotion {close[0]}?" if close else "a camera is --source 0, /dev/videoN or picamera"
+        raise UserError(f"{spec}: no such file or subcommand; {hint}")
+    return spec
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -44,6 +95,9 @@ def cmd_run(argv: list[str]) -> int:
     args = vars(_run_parser().parse_args(argv))
     config_path = args.pop("config", None)
     print_config = args.pop("print_config", False)
+    files = args.pop("file", [])
+    if files:
+        args["source"] = _source_file(files, args)
     settings = config.resolve(args, config_path)
     if print_config:
         print(config.to_toml(settings), end="")
@@ -179,9 +233,10 @@ def cmd_mqtt_forget(argv: list[str]) -> int:
 
     p = _Parser(prog="pi-emotion mqtt-forget",
                 description="Remove this appliance's device and entities from Home Assistant, and its retained "
-                            "MQTT state and availability. Takes the run's config file and flags.")
-    p.add_argument("--config", type=Path, help="TOML config file (default: /etc/pi-emotion/config.toml if present)")
-    config.add_flags(p)
+                            "MQTT state and availability. Takes the run's config file and its MQTT options.")
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML config file (default: "
+                   "/etc/pi-emotion/config.toml if present)")
+    config.add_flags(p, keys=(*config.keys_in("mqtt"), "model"))  # the model: the labels its entities were made for
     args = vars(p.parse_args(argv))
     settings = config.resolve(args, args.pop("config", None))
     if not settings.mqtt:
@@ -193,9 +248,9 @@ def cmd_mqtt_forget(argv: list[str]) -> int:
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
-    "soft-targets": cmd_soft_targets, "explain": cmd_explain,
-    "report": cmd_report, "mqtt-forget": cmd_mqtt_forget, "analyse": cmd_analyse,
+    "analyse": cmd_analyse, "report": cmd_report, "evaluate": cmd_evaluate, "bench": cmd_bench,
+    "convert": cmd_convert, "train": cmd_train, "soft-targets": cmd_soft_targets, "explain": cmd_explain,
+    "mqtt-forget": cmd_mqtt_forget,
 }
 
 

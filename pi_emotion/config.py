@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pi_emotion.errors import UserError
+from pi_emotion.paths import IMAGE_SUFFIXES, VIDEO_FOURCC
 from pi_emotion.perception.detectors import DETECTORS
 
 SYSTEM_CONFIG = Path("/etc/pi-emotion/config.toml")
@@ -34,101 +35,125 @@ RESULT_KEYS = ("detector", "detect_width", "min_face", "detect_every", "detect_t
 RETIRED = {"smooth_window": "labels now rest on evidence over time: see smooth_seconds and switch_seconds"}
 
 
-def _opt(default: Any, help: str, *, choices: tuple | None = None, lo: float | None = None,
+# what the options are for: --help lists them under these headings, in this order
+GROUPS = {"general": "general", "source": "source: what to watch",
+          "detection": "detection: finding and following faces",
+          "classification": "classification: the emotion model and how labels settle",
+          "outputs": "outputs: recordings, events, a screen", "stream": "stream: the browser view",
+          "mqtt": "MQTT and Home Assistant", "privacy": "privacy and aggregates",
+          "unattended": "running unattended: a late camera, records kept for months"}
+
+
+def _opt(default: Any, help: str, *, group: str, choices: tuple | None = None, lo: float | None = None,
          hi: float | None = None, secret: bool = False, metavar: str | None = None) -> Any:
+    if group not in GROUPS:
+        raise ValueError(f"option group {group!r} is not one of {', '.join(GROUPS)}")
     return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi,
-                                            "secret": secret, "metavar": metavar})
+                                            "secret": secret, "metavar": metavar, "group": group})
 
 
 @dataclass(frozen=True)
 class Settings:
     # source
-    source: str = _opt("", "video file, /dev/videoN, camera index, or 'picamera'", metavar="SRC")
-    width: int = _opt(640, "camera frame width", lo=64, hi=4096)
-    height: int = _opt(480, "camera frame height", lo=64, hi=4096)
-    fps: float = _opt(30.0, "camera frame rate", lo=1, hi=240)
-    loop: bool = _opt(False, "start a video file again at its end")
-    realtime: bool = _opt(False, "pace a video file at its own fps, dropping frames when behind")
+    source: str = _opt("", "video file, /dev/videoN, camera index, or 'picamera'", metavar="SRC", group="source")
+    width: int = _opt(640, "camera frame width", lo=64, hi=4096, group="source")
+    height: int = _opt(480, "camera frame height", lo=64, hi=4096, group="source")
+    fps: float = _opt(30.0, "camera frame rate", lo=1, hi=240, group="source")
+    loop: bool = _opt(False, "start a video file again at its end", group="source")
+    realtime: bool = _opt(False, "pace a video file at its own fps, dropping frames when behind", group="source")
     # detection
     detector: str = _opt("yunet", "face detector: yunet (small, dim and turned faces, landmarks) or haar "
-                         "(the classic cascade)", choices=DETECTOR_NAMES, metavar="NAME")
-    detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096)
-    min_face: int = _opt(20, "smallest face, in pixels at detection width", lo=8, hi=1024)
-    detect_every: int = _opt(2, "detect faces every k-th frame and follow them in between", lo=1, hi=30)
+                         "(the classic cascade)", choices=DETECTOR_NAMES, metavar="NAME", group="detection")
+    detect_width: int = _opt(320, "width the frame is scaled to for face detection", lo=64, hi=4096, group="detection")
+    min_face: int = _opt(20, "smallest face, in pixels at detection width", lo=8, hi=1024, group="detection")
+    detect_every: int = _opt(2, "detect faces every k-th frame and follow them in between", lo=1, hi=30,
+                             group="detection")
     detect_thread: bool = _opt(True, "with a camera or --realtime, detect faces on a thread of their own, so a slow "
                                "detection never holds up the frame loop (files run as fast as they go detect inline, "
-                               "frame by frame)")
-    detector_model: str = _opt("", "YuNet ONNX file (default: the one shipped in models/)", metavar="FILE")
-    score_threshold: float = _opt(0.6, "YuNet: confidence a face needs", lo=0.05, hi=1.0)
-    nms_threshold: float = _opt(0.3, "YuNet: overlap above which two boxes are one face", lo=0.05, hi=1.0)
-    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE")
-    scale_factor: float = _opt(1.25, "Haar: cascade scale step", lo=1.01, hi=2.0)
-    min_neighbors: int = _opt(3, "Haar: cascade detections needed to accept a face", lo=0, hi=50)
+                               "frame by frame)", group="detection")
+    detector_model: str = _opt("", "YuNet ONNX file (default: the one shipped in models/)", metavar="FILE",
+                               group="detection")
+    score_threshold: float = _opt(0.6, "YuNet: confidence a face needs", lo=0.05, hi=1.0, group="detection")
+    nms_threshold: float = _opt(0.3, "YuNet: overlap above which two boxes are one face", lo=0.05, hi=1.0,
+                                group="detection")
+    cascade: str = _opt("", "Haar cascade XML (default: the one shipped in models/)", metavar="FILE", group="detection")
+    scale_factor: float = _opt(1.25, "Haar: cascade scale step", lo=1.01, hi=2.0, group="detection")
+    min_neighbors: int = _opt(3, "Haar: cascade detections needed to accept a face", lo=0, hi=50, group="detection")
     margin: float = _opt(0.0, "Haar: border added around each face box before classifying, as a fraction of "
-                         "its side (YuNet crops are framed from the face's landmarks)", lo=0, hi=1)
+                         "its side (YuNet crops are framed from the face's landmarks)", lo=0, hi=1, group="detection")
     # following faces
     fine_every: float = _opt(1.0, "seconds between finer detection passes (twice the width, half the smallest "
-                             "face) that find small, far faces; 0: none", lo=0, hi=3600)
+                             "face) that find small, far faces; 0: none", lo=0, hi=3600, group="detection")
     cut_threshold: float = _opt(12.0, "change of the picture (grey levels) that makes a hard cut, where every "
-                                "face is someone new; 0: never", lo=0, hi=255)
-    track_hold: float = _opt(1.0, "seconds a face keeps its id while the detector does not see it", lo=0.05, hi=60)
+                                "face is someone new; 0: never", lo=0, hi=255, group="detection")
+    track_hold: float = _opt(1.0, "seconds a face keeps its id while the detector does not see it", lo=0.05, hi=60,
+                             group="detection")
     classify_rate: float = _opt(5.0, "classifications per face per second at most, on frames where the face was "
-                                "detected; 0: every such frame", lo=0, hi=240)
+                                "detected; 0: every such frame", lo=0, hi=240, group="classification")
     smooth_seconds: float = _opt(1.5, "time constant over which a face's views add up to its label", lo=0.05,
-                                 hi=600)
+                                 hi=600, group="classification")
     switch_seconds: float = _opt(0.7, "seconds another label must lead the evidence before it is shown", lo=0,
-                                 hi=600)
+                                 hi=600, group="classification")
     min_confidence: float = _opt(0.35, "below this share of the evidence a face is labelled 'uncertain'", lo=0,
-                                 hi=1)
+                                 hi=1, group="classification")
     # classification
     model: str = _opt("", "TFLite model with its .json metadata, or the name of a shipped one "
-                      "(default: emotion.tflite)", metavar="FILE")
-    threads: int = _opt(1, "model runtime threads", lo=1, hi=16)
+                      "(default: emotion.tflite)", metavar="FILE", group="classification")
+    threads: int = _opt(1, "model runtime threads", lo=1, hi=16, group="classification")
     cv_threads: int = _opt(2, "OpenCV worker threads (detection, resizing); leaves cores for capture and model",
-                           lo=1, hi=16)
-    tta: bool = _opt(True, "also classify the mirrored face and average (test-time augmentation)")
+                           lo=1, hi=16, group="detection")
+    tta: bool = _opt(True, "also classify the mirrored face and average (test-time augmentation)",
+                     group="classification")
     # outputs
-    output: str = _opt("", "write the annotated video to this file (.mp4, .avi, .mkv)", metavar="FILE")
-    events: str = _opt("", "write one JSON line per processed frame to this file", metavar="FILE")
+    output: str = _opt("", f"write the annotated video to this file ({', '.join(VIDEO_FOURCC)}); for still "
+                       f"pictures, a picture file ({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder", metavar="FILE",
+                       group="outputs")
+    events: str = _opt("", "write one JSON line per processed frame to this file", metavar="FILE", group="outputs")
     display: str = _opt("none", "show the picture: none, window (desktop), fb or fb:/dev/fbN (HDMI console)",
-                        metavar="KIND")
-    overlay: bool = _opt(False, "draw fps and face count on the frames")
+                        metavar="KIND", group="outputs")
+    overlay: bool = _opt(False, "draw fps and face count on the frames", group="outputs")
     stream: str = _opt("", "serve the browser view on [HOST:]PORT (host defaults to 127.0.0.1)",
-                       metavar="[HOST:]PORT")
+                       metavar="[HOST:]PORT", group="stream")
     stream_password: str = _opt("", "password for the browser view (HTTP Basic; any user name); "
-                                "also $PI_EMOTION_STREAM_PASSWORD", secret=True, metavar="PASSWORD")
-    stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256)
-    max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0)
-    log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
+                                "also $PI_EMOTION_STREAM_PASSWORD", secret=True, metavar="PASSWORD", group="stream")
+    stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256, group="stream")
+    max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0, group="source")
+    log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"), group="general")
     # running unattended: a late camera, records kept for months, no anonymous network stream
     wait_for_source: bool = _opt(False, "start without the source and open it when it comes, retrying with "
-                                 "backoff (always on under systemd)")
+                                 "backoff (always on under systemd)", group="unattended")
     events_max_mb: float = _opt(50.0, "rotate the events file when it reaches this size, in MB", lo=0.001,
-                                hi=1_000_000)
-    events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=0, hi=1000)
+                                hi=1_000_000, group="unattended")
+    events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=0, hi=1000, group="unattended")
     events_mode: str = _opt("all", "what the events file gets: all frames, only those with faces, or a summary "
-                            "line of aggregates per --interval", choices=EVENTS_MODES)
-    stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password")
+                            "line of aggregates per --interval", choices=EVENTS_MODES, group="outputs")
+    stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password",
+                                        group="stream")
     # MQTT and Home Assistant
     mqtt: str = _opt("", "publish state and face events to this MQTT broker, HOST[:PORT] (port 1883, 8883 with TLS)",
-                     metavar="HOST[:PORT]")
-    mqtt_user: str = _opt("", "MQTT user name", metavar="USER")
-    mqtt_password: str = _opt("", "MQTT password; also $PI_EMOTION_MQTT_PASSWORD", secret=True, metavar="PASSWORD")
-    mqtt_tls: bool = _opt(False, "connect to the broker over TLS, checked against the system's CAs or --mqtt-ca")
+                     metavar="HOST[:PORT]", group="mqtt")
+    mqtt_user: str = _opt("", "MQTT user name", metavar="USER", group="mqtt")
+    mqtt_password: str = _opt("", "MQTT password; also $PI_EMOTION_MQTT_PASSWORD", secret=True, metavar="PASSWORD",
+                              group="mqtt")
+    mqtt_tls: bool = _opt(False, "connect to the broker over TLS, checked against the system's CAs or --mqtt-ca",
+                          group="mqtt")
     mqtt_ca: str = _opt("", "CA certificate (PEM) for the broker's TLS certificate; implies --mqtt-tls",
-                        metavar="FILE")
-    mqtt_prefix: str = _opt("pi-emotion", "first level of this appliance's MQTT topics", metavar="PREFIX")
+                        metavar="FILE", group="mqtt")
+    mqtt_prefix: str = _opt("pi-emotion", "first level of this appliance's MQTT topics", metavar="PREFIX", group="mqtt")
     device_name: str = _opt("", "this appliance's name in MQTT topics and Home Assistant (default: the host name)",
-                            metavar="NAME")
-    ha_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix; empty: no discovery", metavar="PREFIX")
+                            metavar="NAME", group="mqtt")
+    ha_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix; empty: no discovery", metavar="PREFIX",
+                          group="mqtt")
     # privacy and aggregates
     blur_faces: bool = _opt(False, "pixelate faces in every picture that leaves the appliance "
-                            "(stream, snapshot, recording, display); labels stay readable")
+                            "(stream, snapshot, recording, display); labels stay readable", group="privacy")
     privacy: str = _opt("standard", "'aggregate': no picture leaves the appliance, and events and MQTT carry only "
-                        "per-interval aggregates", choices=("standard", "aggregate"))
-    min_group: int = _opt(3, "aggregates of fewer distinct faces than this are suppressed", lo=1, hi=1000)
-    interval: float = _opt(60.0, "seconds per aggregate (events summary, --privacy aggregate)", lo=1, hi=86400)
-    notice: bool = _opt(False, "show 'emotion analysis active' on the picture and on the browser page")
+                        "per-interval aggregates", choices=("standard", "aggregate"), group="privacy")
+    min_group: int = _opt(3, "aggregates of fewer distinct faces than this are suppressed", lo=1, hi=1000,
+                          group="privacy")
+    interval: float = _opt(60.0, "seconds per aggregate (events summary, --privacy aggregate)", lo=1, hi=86400,
+                           group="privacy")
+    notice: bool = _opt(False, "show 'emotion analysis active' on the picture and on the browser page", group="privacy")
 
     def redacted(self) -> dict[str, Any]:
         return {f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
@@ -178,19 +203,41 @@ def read_file(path: Path) -> dict[str, Any]:
     return {key: check(key, value, f"{path}: {key}") for key, value in data.items()}
 
 
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting; flags left out do not appear in the parsed namespace."""
-    for name, f in FIELDS.items():
+def keys_in(group: str) -> tuple[str, ...]:
+    """The settings of one group (``GROUPS``), in table order."""
+    return tuple(name for name, f in FIELDS.items() if f.metadata["group"] == group)
+
+
+def add_flags(parser: argparse.ArgumentParser, keys: tuple[str, ...] | None = None,
+              groups: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One flag per setting (or per one of ``keys``), each under its group's heading; returns the headings.
+
+    ``groups`` are headings the caller made already (``general``, to put its own options there).
+    Flags left out do not appear in the parsed namespace.
+    """
+    groups = dict(groups or {})
+    chosen = [name for name in FIELDS if keys is None or name in keys]
+    for group, title in GROUPS.items():
+        if group not in groups and any(FIELDS[name].metadata["group"] == group for name in chosen):
+            groups[group] = parser.add_argument_group(title)
+    for name in chosen:
+        f = FIELDS[name]
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
         kind = _TYPES[name]
         helptext = f"{meta['help']} (default: {f.default!r})" if f.default not in ("", False) else meta["help"]
+        group = groups[meta["group"]]
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                                help=meta["help"])
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=meta["help"])
         else:
-            parser.add_argument(flag, type=_parse_as(kind, flag), default=argparse.SUPPRESS, help=helptext,
-                                metavar=meta["metavar"] or kind.__name__.upper())
+            group.add_argument(flag, type=_parse_as(kind, flag), default=argparse.SUPPRESS, help=helptext,
+                               metavar=meta["metavar"] or _metavar(kind, meta["choices"]))
+    return groups
+
+
+def _metavar(kind: type, choices: tuple | None) -> str:
+    return "{" + ",".join(choices) + "}" if choices else kind.__name__.upper()
 
 
 def _parse_as(kind: type, flag: str):

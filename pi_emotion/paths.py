@@ -34,3 +34,6 @@ YUNET = "face_detection_yunet_2023mar.onnx"
 MODEL = "emotion.tflite"
 SAMPLES = _PACKAGE.parent / "tests" / "data"  # the bundled sample videos, in a checkout only
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}  # pictures OpenCV reads
+# extension -> FourCC of the recordings --output writes. WebM/VP8 plays in browsers; the pip OpenCV builds have no
+# H.264 encoder.
+VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}

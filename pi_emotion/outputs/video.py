@@ -22,13 +22,12 @@ import cv2
 import numpy as np
 
 from pi_emotion.errors import UserError
+from pi_emotion.paths import VIDEO_FOURCC
 from pi_emotion.results.frame import FrameResult
 
 CHECK_EVERY = 30  # frames between free-space checks
 MIN_RESERVE = 256 * 1024  # bytes kept free to close the file (its index, the last frames)
 MAX_HOLD = 5.0  # seconds a picture is held over a gap in the frames; longer gaps are cut
-# extension -> FourCC. WebM/VP8 plays in browsers; the pip OpenCV builds have no H.264 encoder.
-FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 
 
 class VideoWriter:
@@ -36,9 +35,9 @@ class VideoWriter:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         """``size`` is a first guess: the file takes the size of the first frame written."""
-        self._fourcc = FOURCC.get(path.suffix.lower())
+        self._fourcc = VIDEO_FOURCC.get(path.suffix.lower())
         if self._fourcc is None:
-            raise UserError(f"--output {path}: use a {', '.join(sorted(FOURCC))} file name")
+            raise UserError(f"--output {path}: use a {', '.join(sorted(VIDEO_FOURCC))} file name")
         if not path.parent.is_dir():
             raise UserError(f"--output {path}: folder {path.parent} does not exist")
         self._path = path

@@ -222,7 +222,8 @@ def metrics_renderer(pipeline: Pipeline, source: FrameSource, classifier: Emotio
 
 def run(settings: Settings) -> int:
     if not settings.source:
-        raise UserError("no source: give --source (a video file, /dev/videoN, a camera index or 'picamera')")
+        raise UserError("no source: give a file (pi-emotion clip.mp4) or --source (a video file, pictures, "
+                        "/dev/videoN, a camera index or 'picamera')")
     privacy.check(settings)
     if settings.stream:
         from pi_emotion.integrations.stream.server import check_access, parse_address
