@@ -1,23 +1,25 @@
 """Running on still pictures: each picture once through the pipeline, a line of results for each.
 
-``--output`` is then a folder that gets an annotated copy of each picture; ``--events`` gets
-one line per picture, naming it.
+``--output`` is then a picture file (for one picture) or a folder that gets an annotated copy
+of each; ``--events`` gets one line per picture, naming it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 
 from pi_emotion.config import Settings
 from pi_emotion.errors import UserError
+from pi_emotion.paths import IMAGE_SUFFIXES
 from pi_emotion.perception.annotate import annotate
 from pi_emotion.results.frame import FrameResult
 from pi_emotion.runtime import privacy
 from pi_emotion.runtime.pipeline import Pipeline
-from pi_emotion.sources.pictures import read_pictures
+from pi_emotion.sources.pictures import picture_paths, read_pictures
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +31,31 @@ def describe(result: FrameResult) -> str:
     return f"{result.picture}: {count}" + (f": {faces}" if faces else "")
 
 
+def _destination(output: str, spec: str) -> Callable[[Path], Path] | None:
+    """Where each picture's annotated copy goes: the one picture file named, or a folder (made if missing)."""
+    if not output:
+        return None
+    target = Path(output)
+    if target.suffix.lower() in IMAGE_SUFFIXES and not target.is_dir():
+        count = len(picture_paths(spec))
+        if count > 1:
+            raise UserError(f"--output {target}: {count} pictures need a folder for their annotated copies")
+        if not target.parent.is_dir():
+            raise UserError(f"--output {target}: folder {target.parent} does not exist")
+        return lambda path: target
+    if (target.exists() and not target.is_dir()) or (target.suffix and not target.exists()):
+        raise UserError(f"--output {target}: for pictures, give a picture file "
+                        f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder")
+    target.mkdir(parents=True, exist_ok=True)
+    return lambda path: target / (path.stem + ".jpg")
+
+
 def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
     """Each picture of ``settings.source``; 0 when every picture could be read, 1 when some could not."""
     if privacy.aggregates_only(settings):
         raise UserError("--privacy aggregate: still pictures are scored one by one, face by face; "
                         "aggregates-only is for cameras and videos")
-    folder = Path(settings.output) if settings.output else None
-    if folder is not None and (folder.suffix or (folder.exists() and not folder.is_dir())):
-        raise UserError(f"--output {folder}: for pictures, give a folder for the annotated copies")
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+    copy_to = _destination(settings.output, settings.source)
     events = None
     if settings.events:
         from pi_emotion.outputs.events import EventsWriter
@@ -56,9 +73,10 @@ def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
             print(describe(result), flush=True)
             if events is not None:
                 events.write(None, result)
-            if folder is not None:
+            if copy_to is not None:
                 picture = annotate(frame.image, result, blur_faces=settings.blur_faces, notice=settings.notice)
-                cv2.imwrite(str(folder / (path.stem + ".jpg")), picture)
+                if not cv2.imwrite(str(copy_to(path)), picture):
+                    raise UserError(f"--output {copy_to(path)} cannot be written")
     finally:
         if events is not None:
             events.close()
