@@ -1,7 +1,7 @@
 """Command line: options, subcommands and exit codes, nothing else.
 
-``pi-emotion [run options]`` runs the appliance; ``convert``, ``train``, ``evaluate``,
-``bench``, ``report`` and ``mqtt-forget`` are subcommands. A problem the user can fix prints one line and exits 2.
+``pi-emotion [FILE] [run options]`` runs the appliance; the names in ``COMMANDS`` are
+subcommands. A problem the user can fix prints one line and exits 2.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_args(args, namespace)
 
     def _check_options(self, args: list[str]) -> None:
-        """Refuse an unknown ``--option`` before anything else, naming the closest real one (Python < 3.14 does not)."""
+        """Refuse an unknown ``--option`` before anything else, naming the closest real one.
+
+argparse learnt to suggest only in Python 3.14, and there only when asked; this works from 3.11 on.
+"""
         known = [flag for flag in self._option_string_actions if flag.startswith("--")]
         for arg in args:
             if arg == "--":
@@ -74,7 +77,7 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _source_file(files: list[str], flags: dict) -> str:
+def _source_file(files: list[str], flags: dict[str, object]) -> str:
     """The one source named without ``--source``: a file, folder or pattern, or a one-line error naming the fix."""
     if "source" in flags:
         raise UserError(f"{files[0]}: give the source once, as FILE or as --source, not both")
