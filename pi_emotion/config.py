@@ -117,6 +117,9 @@ class Settings:
     stream_password: str = _opt("", "password for the browser view (HTTP Basic; any user name); "
                                 "also $PI_EMOTION_STREAM_PASSWORD", secret=True, metavar="PASSWORD", group="stream")
     stream_max_clients: int = _opt(16, "most simultaneous video viewers", lo=1, hi=256, group="stream")
+    stream_tls_cert: str = _opt("", "serve the browser view over HTTPS with this certificate (PEM, any chain after "
+                                "it); with --stream-tls-key", metavar="FILE", group="stream")
+    stream_tls_key: str = _opt("", "the certificate's private key (PEM, unencrypted)", metavar="FILE", group="stream")
     max_frames: int = _opt(0, "stop after this many frames (0: no limit)", lo=0, group="source")
     log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"), group="general")
     # running unattended: a late camera, records kept for months, no anonymous network stream
@@ -129,6 +132,8 @@ class Settings:
                             "line of aggregates per --interval", choices=EVENTS_MODES, group="outputs")
     stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password",
                                         group="stream")
+    stream_allow_http: bool = _opt(False, "allow the browser view on a network address over plain HTTP (pictures "
+                                   "and password readable on the network)", group="stream")
     # MQTT and Home Assistant
     mqtt: str = _opt("", "publish state and face events to this MQTT broker, HOST[:PORT] (port 1883, 8883 with TLS)",
                      metavar="HOST[:PORT]", group="mqtt")

@@ -50,14 +50,14 @@ class StallingSource(FrameSource):
 
 class Appliance:
     def __init__(self, source, password: str = "", max_clients: int = 16, stop_at_frame: int = 0,
-                 stale_after: float = 5.0) -> None:
+                 stale_after: float = 5.0, tls=None, logins=None) -> None:
         self.source = source
         self.hub = FrameHub(max_clients=max_clients)
         classifier = EmotionClassifier(MODEL)
         self.pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(self.hub)])
         self.server = StreamServer(self.hub, ("127.0.0.1", 0), password,
                                    lambda: status(self.pipeline, source, classifier), client_timeout=5.0,
-                                   stale_after=stale_after)
+                                   stale_after=stale_after, tls=tls, logins=logins)
         self.stop = threading.Event()
         self.first_frame = threading.Event()
         self.stop_at_frame = stop_at_frame

@@ -14,6 +14,7 @@ from conftest import ROOT, SAMPLE, assert_user_error, interactive_env, run_cli, 
 from streaming import Appliance, StallingSource, appliance
 
 from pi_emotion.errors import UserError
+from pi_emotion.integrations.stream.logins import LoginLimiter
 from pi_emotion.integrations.stream.server import parse_address
 
 
@@ -142,7 +143,7 @@ def test_client_cap_answers_503():
 def test_basic_auth_on_every_route_but_healthz():
     good = "Basic " + base64.b64encode(b"viewer:s3cret").decode()
     bad = "Basic " + base64.b64encode(b"viewer:guess").decode()
-    with appliance(password="s3cret") as app:
+    with appliance(password="s3cret", logins=LoginLimiter(limit=100)) as app:  # the limit has tests of its own
         for path in ("/", "/api/status", "/snapshot.jpg", "/stream.mjpg", "/api/events"):
             assert get(app.port, path)[1].status == 401, path
             assert get(app.port, path, {"Authorization": bad})[1].status == 401, path
@@ -278,7 +279,7 @@ def test_a_network_stream_without_a_password_is_refused_at_start(tmp_path):
     # a password, or anonymity asked for in so many words, gets past the check (to the missing source)
     missing = tmp_path / "missing.mp4"
     with_password = {**interactive_env(), "PI_EMOTION_STREAM_PASSWORD": "s3cret"}
-    for args, env in ((["--stream", "0.0.0.0:8000"], with_password),
-                      (["--stream", "0.0.0.0:8000", "--stream-allow-anonymous"], None),
+    for args, env in ((["--stream", "0.0.0.0:8000", "--stream-allow-http"], with_password),
+                      (["--stream", "0.0.0.0:8000", "--stream-allow-anonymous", "--stream-allow-http"], None),
                       (["--stream", "8000"], None)):
         assert_user_error(run_cli("--source", missing, *args, **({"env": env} if env else {})), "not found")

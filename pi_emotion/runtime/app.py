@@ -33,6 +33,8 @@ from pi_emotion.sources import open_source
 from pi_emotion.sources.base import FrameSource, SourceSettings
 
 if TYPE_CHECKING:
+    import ssl
+
     from pi_emotion.integrations.mqtt.settings import MqttSettings
 
 log = logging.getLogger("pi_emotion")
@@ -145,7 +147,7 @@ def build_mqtt(settings: Settings, classifier: EmotionClassifier, detector: Dete
     if settings.stream:
         from pi_emotion.integrations.stream.server import network_url, parse_address
 
-        page = network_url(parse_address(settings.stream))
+        page = network_url(parse_address(settings.stream), tls=bool(settings.stream_tls_cert))
     return MqttOutput(ms, shown_labels(settings, classifier), describe(classifier, detector), aggregator,
                       page_url=page)
 
@@ -186,15 +188,36 @@ def stream_password(settings: Settings) -> str:
     return settings.stream_password or os.environ.get("PI_EMOTION_STREAM_PASSWORD", "")
 
 
-def start_stream(settings: Settings, hub, status_of: Callable[[], dict], metrics: Callable[[], tuple[bytes, str]]):
-    """The browser view's HTTP server (with /metrics), listening and serving in its own thread."""
+def stream_tls(settings: Settings) -> ssl.SSLContext | None:
+    """The browser view's TLS context, its certificate and key checked; None without them."""
+    if not (settings.stream_tls_cert or settings.stream_tls_key):
+        return None
+    from pi_emotion.integrations.stream.tls import server_context
+
+    return server_context(settings.stream_tls_cert, settings.stream_tls_key)
+
+
+def check_stream(settings: Settings) -> ssl.SSLContext | None:
+    """Before anything heavy loads: the browser view's exposure allowed, its TLS usable (the context returned)."""
+    from pi_emotion.integrations.stream.server import check_access, parse_address
+
+    tls = stream_tls(settings)
+    for warning in check_access(parse_address(settings.stream), stream_password(settings),
+                                settings.stream_allow_anonymous, tls is not None, settings.stream_allow_http):
+        log.warning("%s", warning)
+    return tls
+
+
+def start_stream(settings: Settings, hub, status_of: Callable[[], dict], metrics: Callable[[], tuple[bytes, str]],
+                 tls: ssl.SSLContext | None = None):
+    """The browser view's HTTP(S) server (with /metrics), listening and serving in its own thread."""
     from pi_emotion.integrations.stream.server import StreamServer, parse_address
 
     private = privacy.aggregates_only(settings)
     if private:
         log.info("--privacy aggregate: the browser view serves no video, snapshots or per-face events")
     server = StreamServer(hub, parse_address(settings.stream), stream_password(settings), status_of, metrics=metrics,
-                          private=private)
+                          private=private, tls=tls)
     server.start()
     log.info("browser view at %s", server.url)
     return server
@@ -225,10 +248,7 @@ def run(settings: Settings) -> int:
         raise UserError("no source: give a file (pi-emotion clip.mp4) or --source (a video file, pictures, "
                         "/dev/videoN, a camera index or 'picamera')")
     privacy.check(settings)
-    if settings.stream:
-        from pi_emotion.integrations.stream.server import check_access, parse_address
-
-        check_access(parse_address(settings.stream), stream_password(settings), settings.stream_allow_anonymous)
+    tls = check_stream(settings) if settings.stream else None
     detector = build_detector(settings)
     classifier = build_classifier(settings)
     from pi_emotion.sources.pictures import is_pictures
@@ -267,7 +287,7 @@ def run(settings: Settings) -> int:
             page_status = lambda: {**status(pipeline, source, classifier),  # noqa: E731
                                    "privacy": settings.privacy, "notice": settings.notice}
             stack.enter_context(closing(start_stream(settings, hub, page_status,
-                                                     metrics_renderer(pipeline, source, classifier))))
+                                                     metrics_renderer(pipeline, source, classifier), tls)))
         pipeline.hooks.append(notifier.on_frame)
         pipeline.idle_hooks.append(notifier.waiting)
         log.info("running on %s with model %s", source.name, classifier.path.name)
