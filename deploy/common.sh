@@ -45,3 +45,35 @@ add_password() {
     chmod 0600 "$1"
   fi
 }
+
+# The string value of a key in a flat TOML file (the last one wins); empty when the key is absent.
+config_string() {
+  if [ -r "$2" ]; then
+    sed -nE "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\\1/p" "$2" | tail -n 1
+  fi
+}
+
+# Set a string key in a flat TOML file: its line replaced, or a line added.
+set_config_string() {
+  local key="$1" value="$2" file="$3"
+  [ "$(config_string "$key" "$file")" != "$value" ] || return 0
+  printf '    %s = "%s" in %s\n' "$key" "$value" "$file"
+  [ "$DRY_RUN" -eq 0 ] || return 0
+  if grep -Eq "^[[:space:]]*${key}[[:space:]]*=" "$file"; then
+    sed -i -E "s|^[[:space:]]*${key}[[:space:]]*=.*\$|$key = \"$value\"|" "$file"
+  else
+    if [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ]; then printf '\n' >>"$file"; fi
+    printf '%s = "%s"\n' "$key" "$value" >>"$file"
+  fi
+}
+
+# subjectAltName for this machine: its host name, its mDNS name, localhost, and its addresses now.
+certificate_names() {
+  local host names address
+  host="$(uname -n)"
+  names="DNS:$host,DNS:$host.local,DNS:localhost,IP:127.0.0.1,IP:::1"
+  for address in $(hostname -I 2>/dev/null || true); do
+    names="$names,IP:$address"
+  done
+  printf '%s' "$names"
+}

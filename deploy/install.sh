@@ -60,7 +60,7 @@ esac
 if [ "$APT" -eq 1 ]; then
   say "Debian packages: camera stack, systemd bindings, venv"
   system_act apt-get update
-  system_act apt-get install -y --no-install-recommends python3-venv python3-pip python3-picamera2 python3-systemd
+  system_act apt-get install -y --no-install-recommends python3-venv python3-pip python3-picamera2 python3-systemd openssl
 fi
 
 say "service user $SERVICE_USER (groups video, render)"
@@ -93,6 +93,43 @@ if [ -e "$ROOT/etc/pi-emotion/config.toml" ]; then
 else
   act install -m 0640 "$SRC/deploy/config.toml" "$ROOT/etc/pi-emotion/config.toml"
 fi
+
+# The browser view over HTTPS from the first boot: a self-signed certificate for this machine's names and
+# addresses, made once and kept across upgrades (made again only when it is about to expire), unless the
+# configuration names a certificate of the user's own or asks for plain HTTP.
+conf="$ROOT/etc/pi-emotion/config.toml"
+tls_cert=/etc/pi-emotion/tls/cert.pem
+tls_key=/etc/pi-emotion/tls/key.pem
+configured_cert="$(config_string stream_tls_cert "$conf")"
+if [ -n "$configured_cert" ] && [ "$configured_cert" != "$tls_cert" ]; then
+  say "keeping the browser view's certificate the configuration names: $configured_cert"
+  fingerprint_of="$ROOT$configured_cert"
+elif [ -z "$configured_cert" ] && grep -Eqs '^[[:space:]]*stream_allow_http[[:space:]]*=[[:space:]]*true' "$conf"; then
+  say "no certificate: the configuration asks for plain HTTP (stream_allow_http = true)"
+  fingerprint_of=""
+else
+  if [ -s "$ROOT$tls_key" ] && openssl x509 -in "$ROOT$tls_cert" -noout -checkend 2592000 >/dev/null 2>&1; then
+    say "keeping the browser view's certificate $tls_cert"
+  else
+    names="$(certificate_names)"
+    say "browser view certificate: self-signed, for $names"
+    act install -d -m 0755 "$ROOT/etc/pi-emotion/tls"
+    act openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=$(uname -n)" \
+      -addext "subjectAltName=$names" -addext "basicConstraints=critical,CA:FALSE" \
+      -addext "keyUsage=critical,digitalSignature" -addext "extendedKeyUsage=serverAuth" \
+      -keyout "$ROOT$tls_key" -out "$ROOT$tls_cert"
+    act chmod 0600 "$ROOT$tls_key"
+    act chmod 0644 "$ROOT$tls_cert"
+  fi
+  # The service reads its key as itself; no one else can.
+  system_act chown "$SERVICE_USER:$SERVICE_USER" "$ROOT$tls_key"
+  set_config_string stream_tls_cert "$tls_cert" "$conf"
+  set_config_string stream_tls_key "$tls_key" "$conf"
+  fingerprint_of="$ROOT$tls_cert"
+fi
+if [ -n "$fingerprint_of" ] && [ -r "$fingerprint_of" ]; then
+  fingerprint="$(openssl x509 -in "$fingerprint_of" -noout -fingerprint -sha256 | cut -d= -f2)"
+fi
 # The service reads its config through its group; other users cannot read a password in it.
 system_act chown root:"$SERVICE_USER" "$ROOT/etc/pi-emotion/config.toml"
 env_file="$ROOT/etc/pi-emotion/environment"
@@ -120,6 +157,10 @@ else
 fi
 
 say "done. Logs: journalctl -u pi-emotion -f   Config: /etc/pi-emotion/config.toml"
+if [ -n "${fingerprint:-}" ]; then
+  say "the browser view's certificate has the SHA-256 fingerprint (check it in the browser before trusting it):"
+  printf '    %s\n' "$fingerprint"
+fi
 if [ "${password_made:-0}" -eq 1 ]; then
   say "the browser view's password (any user name) is in /etc/pi-emotion/environment; read it with:"
   printf '    sudo cat /etc/pi-emotion/environment\n'

@@ -3,6 +3,8 @@
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tomllib
@@ -10,12 +12,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from certs import fingerprint, self_signed
 from conftest import ROOT
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from pi_emotion import config
+from pi_emotion.integrations.stream.hub import FrameHub
+from pi_emotion.integrations.stream.server import StreamServer
+from pi_emotion.integrations.stream.tls import server_context
 
 DEPLOY = ROOT / "deploy"
 UNIT = ROOT / "systemd" / "pi-emotion.service"
@@ -38,7 +44,9 @@ def test_install_into_a_staging_root_lays_down_the_files(tmp_path):
     unit = tmp_path / "etc/systemd/system/pi-emotion.service"
     conf = tmp_path / "etc/pi-emotion/config.toml"
     assert unit.read_text() == UNIT.read_text()
-    assert conf.read_text() == (DEPLOY / "config.toml").read_text()
+    assert conf.read_text() == (DEPLOY / "config.toml").read_text().replace(
+        'stream_tls_cert = ""', 'stream_tls_cert = "/etc/pi-emotion/tls/cert.pem"').replace(
+        'stream_tls_key = ""', 'stream_tls_key = "/etc/pi-emotion/tls/key.pem"')
     assert oct(conf.stat().st_mode & 0o777) == "0o640"
     env = tmp_path / "etc/pi-emotion/environment"
     assert oct(env.stat().st_mode & 0o777) == "0o600"
@@ -50,7 +58,8 @@ def test_install_into_a_staging_root_lays_down_the_files(tmp_path):
     # a second run keeps a configuration the user changed
     conf.write_text('source = "/dev/video0"\n')
     assert sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv").returncode == 0
-    assert conf.read_text() == 'source = "/dev/video0"\n'
+    assert conf.read_text() == ('source = "/dev/video0"\nstream_tls_cert = "/etc/pi-emotion/tls/cert.pem"\n'
+                                'stream_tls_key = "/etc/pi-emotion/tls/key.pem"\n')  # what an upgrade needs, added
     assert env.read_text() == f"PI_EMOTION_STREAM_PASSWORD={password}\n"  # the password stays too
     # uninstall keeps the configuration unless asked
     assert sh(DEPLOY / "uninstall.sh", "--root", tmp_path).returncode == 0
@@ -75,7 +84,8 @@ def test_dry_run_changes_nothing_and_prints_every_action(tmp_path):
     assert list(tmp_path.iterdir()) == []
     for action in ("apt-get install", "python3 -m venv --system-site-packages",
                    f"pip install --quiet --upgrade --constraint {DEPLOY}/constraints.txt",
-                   "config.toml", "PI_EMOTION_STREAM_PASSWORD=...", "pi-emotion.service", "systemctl enable"):
+                   "config.toml", "openssl req -x509", "PI_EMOTION_STREAM_PASSWORD=...", "pi-emotion.service",
+                   "systemctl enable"):
         assert action in proc.stdout, action
 
 
@@ -164,3 +174,54 @@ def test_shipped_example_config_is_valid_and_documents_every_key():
             while text[j] and not text[j].startswith("#"):
                 j -= 1  # keys grouped under one comment
             assert text[j].startswith("#"), f"undocumented: {line}"
+
+
+def test_install_makes_a_certificate_once_and_the_view_serves_https_with_it(tmp_path):
+    proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv")
+    assert proc.returncode == 0, proc.stderr
+    tls = tmp_path / "etc/pi-emotion/tls"
+    cert, key = tls / "cert.pem", tls / "key.pem"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert "chown pi-emotion:pi-emotion " + str(key) in proc.stdout  # the service user's (skipped in a staging root)
+    values = config.read_file(tmp_path / "etc/pi-emotion/config.toml")
+    assert (values["stream_tls_cert"], values["stream_tls_key"]) == ("/etc/pi-emotion/tls/cert.pem",
+                                                                    "/etc/pi-emotion/tls/key.pem")
+    assert fingerprint(cert) in proc.stdout
+    names = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-ext", "subjectAltName"], capture_output=True,
+                           text=True, check=True).stdout
+    assert f"DNS:{os.uname().nodename}.local" in names and "IP Address:127.0.0.1" in names
+    made = cert.read_bytes(), key.read_bytes()
+    # the certificate serves: a client that trusts exactly it, checking the name, completes a handshake
+    hub = FrameHub()
+    server = StreamServer(hub, ("127.0.0.1", 0), tls=server_context(str(cert), str(key)))
+    server.start()
+    try:
+        client = ssl.create_default_context(cafile=cert)
+        with socket.create_connection(server.address) as raw, \
+                client.wrap_socket(raw, server_hostname="localhost") as conn:
+            assert conn.version() in ("TLSv1.2", "TLSv1.3")
+    finally:
+        server.close()
+        hub.close()
+    # a second run (an upgrade) keeps it, and says its fingerprint again
+    proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv")
+    assert proc.returncode == 0, proc.stderr
+    assert (cert.read_bytes(), key.read_bytes()) == made
+    assert "keeping the browser view's certificate" in proc.stdout and fingerprint(cert) in proc.stdout
+    assert "openssl req" not in proc.stdout
+
+
+def test_a_certificate_of_the_users_own_or_plain_http_is_left_alone(tmp_path):
+    conf = tmp_path / "etc/pi-emotion/config.toml"
+    conf.parent.mkdir(parents=True)
+    own, own_key = self_signed(tmp_path, "own")
+    mine = f'stream_tls_cert = "/{own.relative_to(tmp_path)}"\nstream_tls_key = "/{own_key.relative_to(tmp_path)}"\n'
+    conf.write_text(mine)
+    proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv")
+    assert proc.returncode == 0, proc.stderr
+    assert conf.read_text() == mine and not (tmp_path / "etc/pi-emotion/tls").exists()
+    assert fingerprint(own) in proc.stdout
+    conf.write_text("stream_allow_http = true\n")
+    proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv")
+    assert proc.returncode == 0, proc.stderr
+    assert conf.read_text() == "stream_allow_http = true\n" and not (tmp_path / "etc/pi-emotion/tls").exists()

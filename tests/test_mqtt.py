@@ -281,6 +281,7 @@ def test_the_device_links_to_the_browser_view_only_where_the_network_reaches_it(
     assert network_url(("127.0.0.1", 8000)) == ""
     assert network_url(("192.168.1.5", 8000)) == "http://192.168.1.5:8000/"
     assert network_url(("0.0.0.0", 8000)) == f"http://{socket.gethostname()}.local:8000/"
+    assert network_url(("0.0.0.0", 8000), tls=True) == f"https://{socket.gethostname()}.local:8000/"
     ms = MqttSettings.parse("127.0.0.1", "cam")
     linked = [json.loads(p) for _, p in discovery_messages(ms, FER2013_LABELS, "http://cam.local:8000/")]
     assert {c["device"]["configuration_url"] for c in linked} == {"http://cam.local:8000/"}
