@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 import pytest
+from certs import self_signed
 from conftest import DATA, SAMPLE, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.runtime.capture import ThreadedCapture
@@ -104,6 +105,16 @@ def test_stream_client_cost_bench_encodes_nothing_without_viewers():
     none, two = json.loads(proc.stdout)
     assert (none["clients"], none["jpegs"]) == (0, 0)
     assert two["clients"] == 2 and two["jpegs"] > 0 and two["cpu_ms_per_frame"] > 0
+    assert two["scheme"] == "http"
+
+
+def test_stream_client_cost_bench_over_https(tmp_path):
+    cert, key = self_signed(tmp_path, "bench")
+    proc = run_cli("bench", "--stream-clients", "2", "--frames", "40", "--json", "--stream-tls-cert", cert,
+                   "--stream-tls-key", key, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (two,) = json.loads(proc.stdout)
+    assert two["scheme"] == "https" and two["jpegs"] > 0  # the viewers shook hands and asked for the stream
 
 
 @pytest.mark.parametrize("tta", [True, False])

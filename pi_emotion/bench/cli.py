@@ -24,6 +24,9 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
     p.add_argument("--stream-clients", metavar="N,N,...",
                    help="instead: CPU per frame with this many stream viewers each, e.g. 0,1,10")
+    p.add_argument("--stream-tls-cert", metavar="FILE", help="with --stream-clients: serve the viewers over HTTPS "
+                   "with this certificate (and --stream-tls-key)")
+    p.add_argument("--stream-tls-key", metavar="FILE", help="the certificate's key")
     p.add_argument("--soak", type=int, metavar="FRAMES", help="soak test instead: FRAMES frames (100000 is about "
                    "an hour) of a camera that drops out now and then, with the stream on, clients coming and "
                    "going and the events file rotating; memory, files and threads sampled, growth per hour")
@@ -77,8 +80,8 @@ def main(argv: list[str], parser_class) -> int:
 
         rows = stream_clients_cost(settings, a.frames, counts)
         print(json.dumps(rows) if a.json else "\n".join(
-            f"{r['clients']:>3} viewers: {r['cpu_ms_per_frame']:7.3f} ms CPU per frame, {r['fps']:6.1f} fps, "
-            f"{r['jpegs']} JPEGs for {r['frames']} frames" for r in rows))
+            f"{r['clients']:>3} viewers ({r['scheme']}): {r['cpu_ms_per_frame']:7.3f} ms CPU per frame, "
+            f"{r['fps']:6.1f} fps, {r['jpegs']} JPEGs for {r['frames']} frames" for r in rows))
         return 0
     if a.integrations:
         from pi_emotion.bench.integrations import format_integrations, integrations
@@ -144,4 +147,6 @@ def _steady(a, config) -> int:
 
 def overrides(a) -> dict:
     """The settings given on the bench's own command line."""
-    return {key: value for key, value in (("detect_every", a.detect_every), ("detect_width", a.detect_width)) if value}
+    given = (("detect_every", a.detect_every), ("detect_width", a.detect_width),
+             ("stream_tls_cert", a.stream_tls_cert), ("stream_tls_key", a.stream_tls_key))
+    return {key: value for key, value in given if value}

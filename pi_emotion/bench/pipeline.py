@@ -37,9 +37,9 @@ class Sink:
 
 
 @contextmanager
-def served_pipeline(settings, frames: int, source=None, outputs: tuple = ()):
-    """The pipeline on a looping file (or ``source``) with the browser view on a free loopback port and any
-    further ``outputs``, torn down after."""
+def served_pipeline(settings, frames: int, source=None, outputs: tuple = (), tls=None):
+    """The pipeline on a looping file (or ``source``) with the browser view on a free loopback port (HTTPS
+    with a ``tls`` context) and any further ``outputs``, torn down after."""
     from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
     from pi_emotion.integrations.stream.server import StreamServer
     from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline, status
@@ -52,7 +52,8 @@ def served_pipeline(settings, frames: int, source=None, outputs: tuple = ()):
     pipeline = build_pipeline(settings, source, build_detector(settings), classifier,
                               [StreamOutput(hub), *outputs])
     pipeline.max_frames = frames
-    server = StreamServer(hub, ("127.0.0.1", 0), "", lambda: status(pipeline, source, classifier))
+    server = StreamServer(hub, ("127.0.0.1", 0), "", lambda: status(pipeline, source, classifier),
+                          tls=tls)
     server.start()
     try:
         yield pipeline, hub, server.address[1]
