@@ -12,10 +12,12 @@ from pi_emotion.config import Settings
 from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
 from pi_emotion.integrations.stream.server import StreamServer
 from pi_emotion.perception.classify import EmotionClassifier
-from pi_emotion.runtime.app import build_detector, status
+from pi_emotion.runtime.app import build_detector, shown_labels, status
 from pi_emotion.runtime.pipeline import Pipeline
 from pi_emotion.sources.base import FrameSource
 from pi_emotion.sources.video import VideoFileSource
+
+DEVICE = "hall cam"  # the appliance's configured name, as the page shows it
 
 
 class StallingSource(FrameSource):
@@ -52,12 +54,12 @@ class Appliance:
     def __init__(self, source, password: str = "", max_clients: int = 16, stop_at_frame: int = 0,
                  stale_after: float = 5.0, tls=None, logins=None) -> None:
         self.source = source
-        self.hub = FrameHub(max_clients=max_clients)
         classifier = EmotionClassifier(MODEL)
+        self.hub = FrameHub(max_clients=max_clients, labels=shown_labels(Settings(), classifier))
         self.pipeline = Pipeline(source, build_detector(Settings()), classifier, [StreamOutput(self.hub)])
         self.server = StreamServer(self.hub, ("127.0.0.1", 0), password,
-                                   lambda: status(self.pipeline, source, classifier), client_timeout=5.0,
-                                   stale_after=stale_after, tls=tls, logins=logins)
+                                   lambda: {**status(self.pipeline, source, classifier), "device": DEVICE},
+                                   client_timeout=5.0, stale_after=stale_after, tls=tls, logins=logins)
         self.stop = threading.Event()
         self.first_frame = threading.Event()
         self.stop_at_frame = stop_at_frame

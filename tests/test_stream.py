@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import ROOT, SAMPLE, assert_user_error, interactive_env, run_cli, wait_until
-from streaming import Appliance, StallingSource, appliance
+from streaming import DEVICE, Appliance, StallingSource, appliance
 
 from pi_emotion.errors import UserError
 from pi_emotion.integrations.stream.logins import LoginLimiter
@@ -236,12 +236,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
-def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
+needs_chromium = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                                    reason="Debian's chromium and chromium-driver are not installed "
+                                           "(.ci/run installs them)")
+
+
+def chromium(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -249,9 +251,18 @@ def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,800"):
         options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    return driver
+
+
+@needs_chromium
+def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = chromium(tmp_path)
     try:
         with appliance() as app:
             driver.get(f"http://127.0.0.1:{app.port}/")
@@ -264,13 +275,73 @@ def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
                 "return document.getElementById('chart').getContext('2d')"
                 ".getImageData(0, 0, 600, 180).data.some(v => v > 0)"))
             width = driver.execute_script("return document.getElementById('stream').naturalWidth")
+            count = driver.find_element("id", "count").text
+            heading = driver.find_element("tag name", "h1").text
             driver.save_screenshot(str(artifacts / "page.png"))
     finally:
         driver.quit()
     assert width == 640
     assert any(e in first_faces for e in ("happy", "neutral", "sad", "angry", "fear", "surprise", "disgust"))
+    assert count in ("0 faces", "1 face") or count.endswith(" faces") and int(count.split()[0]) > 1, count
+    assert heading == f"pi-emotion {DEVICE}"
     shot = cv2.imread(str(artifacts / "page.png"))
     assert shot is not None and shot.shape[1] >= 1000
+
+
+def test_history_is_kept_by_the_appliance_with_every_shown_label():
+    with appliance() as app:
+        assert wait_until(lambda: len(json.loads(get(app.port, "/api/history")[1].read())["intervals"]) >= 2)
+        _, response = get(app.port, "/api/history")
+        history = json.loads(response.read())
+    assert response.status == 200 and response.headers["Content-Type"] == "application/json"
+    assert history["labels"][-1] == "uncertain" and len(history["labels"]) == 8
+    assert set(history["colours"]) == set(history["labels"])
+    assert len(set(history["colours"].values())) == 8  # no two labels share a colour
+    seen = [i for i in history["intervals"] if i["face_frames"]]
+    assert seen, history["intervals"]
+    for interval in seen:  # every counted label is one the chart draws: its bars reach 100 %
+        assert set(interval["counts"]) <= set(history["labels"])
+        assert abs(sum(interval["shares"].values()) - 100) < 1
+    ends = [i["ts"] for i in history["intervals"]]
+    assert ends == sorted(ends) and all(e.endswith("Z") for e in ends)
+
+
+@needs_chromium
+def test_page_after_a_reload_shows_history_legend_and_saves_a_named_snapshot(tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(tmp_path)
+    try:
+        with appliance() as app:
+            assert wait_until(lambda: len(json.loads(get(app.port, "/api/history")[1].read())["intervals"]) >= 2)
+            driver.get(f"http://127.0.0.1:{app.port}/")
+            wait = WebDriverWait(driver, 30)
+            wait.until(lambda d: d.execute_script("return kept !== null"))
+            driver.refresh()  # a reload: the chart is drawn from the appliance's history at once
+            wait.until(lambda d: d.execute_script("return kept !== null && kept.intervals.length >= 2"))
+            drawn = driver.execute_script(
+                "const c = document.getElementById('chart'); draw();"
+                "const d = c.getContext('2d').getImageData(c.width * 0.7, 0, c.width * 0.3, c.height * 0.85).data;"
+                "const hex = (i) => '#' + [d[i], d[i+1], d[i+2]].map(v => v.toString(16).padStart(2, '0')).join('');"
+                "const palette = new Set(Object.values(kept.colours));"
+                "let n = 0; for (let i = 0; i < d.length; i += 4) if (palette.has(hex(i))) n++; return n")
+            legend = driver.execute_script(
+                "return [...document.querySelectorAll('#legend [data-label]')].map(e => e.dataset.label)")
+            title = driver.title
+            plurals = driver.execute_script("return [plural(0, 'face', 'faces'), plural(1, 'face', 'faces'),"
+                                            " plural(2, 'face', 'faces')]")
+            wait.until(lambda d: d.find_element("id", "stream").get_property("naturalWidth") > 0)
+            driver.find_element("id", "snapshot").click()
+            wait.until(lambda d: list(tmp_path.glob("*.jpg")))
+            saved = next(tmp_path.glob("*.jpg"))
+            wait.until(lambda d: cv2.imread(str(saved)) is not None)
+    finally:
+        driver.quit()
+    assert drawn > 100  # the newest part of the chart has bars in it right after the reload
+    assert legend == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "uncertain"]
+    assert title == f"pi-emotion · {DEVICE}"
+    assert plurals == ["0 faces", "1 face", "2 faces"]
+    assert saved.name.startswith("pi-emotion_hall-cam_2") and cv2.imread(str(saved)).shape[1] == 640
 
 
 def test_a_network_stream_without_a_password_is_refused_at_start(tmp_path):

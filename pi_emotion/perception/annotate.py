@@ -23,10 +23,24 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "neutral": (200, 200, 200),
 }
 OTHER = (255, 255, 255)
+# charts (report, browser view) colour labels the annotator has none for (such as "uncertain") from these
+FALLBACK = ("#8c564b", "#7f7f7f", "#17becf", "#bcbd22", "#e377c2")
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 NOTICE = "emotion analysis active"
 PIXEL_CELLS = 8  # a pixelated face is this many blocks across: a face-shaped patch, no features
 BLUR_GROW = 0.1  # the pixelated square reaches this fraction of the box beyond each side (hair, chin)
+
+
+def hex_colours(labels: list[str]) -> list[str]:
+    """The annotator's colour per emotion as ``#rrggbb`` (it draws BGR), so every chart matches the picture."""
+    out, spare = [], iter(FALLBACK * 4)
+    for label in labels:
+        if label in COLOURS:
+            b, g, r = COLOURS[label]
+            out.append(f"#{r:02x}{g:02x}{b:02x}")
+        else:
+            out.append(next(spare, "#999999"))
+    return out
 
 
 def pixelate(image: np.ndarray, box: tuple[int, int, int, int]) -> None:

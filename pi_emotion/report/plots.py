@@ -8,11 +8,10 @@ from collections.abc import Callable
 import numpy as np
 
 from pi_emotion.errors import UserError
-from pi_emotion.perception.annotate import COLOURS
+from pi_emotion.perception.annotate import hex_colours as colours
 from pi_emotion.report.load import Record
 from pi_emotion.report.summarise import Timeline, Totals, TrackRow
 
-FALLBACK = ("#8c564b", "#7f7f7f", "#17becf", "#bcbd22", "#e377c2")  # for labels the appliance has no colour for
 DPI = 100
 
 
@@ -25,18 +24,6 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def colours(labels: list[str]) -> list[str]:
-    """The annotator's colour per emotion (it draws BGR), so the report matches the picture."""
-    out, spare = [], iter(FALLBACK * 4)
-    for label in labels:
-        if label in COLOURS:
-            b, g, r = COLOURS[label]
-            out.append(f"#{r:02x}{g:02x}{b:02x}")
-        else:
-            out.append(next(spare, "#999999"))
-    return out
 
 
 class TimeAxis:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -280,12 +281,14 @@ def run(settings: Settings) -> int:
         if settings.stream:
             from pi_emotion.integrations.stream.hub import FrameHub, StreamOutput
 
-            hub = FrameHub(max_clients=settings.stream_max_clients)
-            outputs.append(stack.enter_context(closing(StreamOutput(hub, private=privacy.aggregates_only(settings)))))
+            hub = FrameHub(max_clients=settings.stream_max_clients, labels=shown_labels(settings, classifier))
+            outputs.append(stack.enter_context(closing(StreamOutput(hub, private=privacy.aggregates_only(settings),
+                                                                    min_group=settings.min_group))))
         pipeline = build_pipeline(settings, source, detector, classifier, outputs)
         if hub is not None:
             page_status = lambda: {**status(pipeline, source, classifier),  # noqa: E731
-                                   "privacy": settings.privacy, "notice": settings.notice}
+                                   "privacy": settings.privacy, "notice": settings.notice,
+                                   "device": settings.device_name or socket.gethostname()}
             stack.enter_context(closing(start_stream(settings, hub, page_status,
                                                      metrics_renderer(pipeline, source, classifier), tls)))
         pipeline.hooks.append(notifier.on_frame)

@@ -3,6 +3,10 @@
 The loop only swaps a reference and notifies (``publish``). One encoder thread turns the
 newest frame into JPEG, once, and only while someone watches; each client's own thread
 takes the newest JPEG when it is ready for one, so a slow client just misses frames.
+
+The page's emotion-share chart is drawn from ``history``: the last few minutes of
+per-interval aggregates (the same ``IntervalAggregator`` as summaries and MQTT), kept by the
+appliance so a page opened or reloaded at any time shows them at once.
 """
 
 from __future__ import annotations
@@ -14,11 +18,16 @@ from collections import deque
 import cv2
 import numpy as np
 
-from pi_emotion.results.frame import FrameResult
+from pi_emotion.results.aggregate import IntervalAggregator
+from pi_emotion.results.frame import FrameResult, iso_utc
+
+HISTORY_INTERVAL = 2.0  # seconds per bar of the page's chart
+HISTORY_SPAN = 300.0  # seconds of bars kept: the chart's "last 5 minutes"
 
 
 class FrameHub:
-    def __init__(self, jpeg_quality: int = 80, max_clients: int = 16, history: int = 300) -> None:
+    def __init__(self, jpeg_quality: int = 80, max_clients: int = 16, history: int = 300,
+                 labels: tuple[str, ...] = ()) -> None:
         self.jpeg_quality = jpeg_quality
         self.max_clients = max_clients
         self.encoded = 0  # JPEGs made, for benchmarks and tests
@@ -29,6 +38,8 @@ class FrameHub:
         self._jpeg_seq = 0
         self._results: deque[FrameResult] = deque(maxlen=history)
         self._result_seq = 0
+        self.labels = labels  # every label a face may be shown with, for the page's colours and legend
+        self._intervals: deque[dict] = deque(maxlen=round(HISTORY_SPAN / HISTORY_INTERVAL))
         self._last_frame_at: float | None = None
         self._stream_clients = 0
         self._event_clients = 0
@@ -50,6 +61,10 @@ class FrameHub:
             self._result_seq += 1
             self._last_frame_at = time.monotonic()
             self._cond.notify_all()
+
+    def add_interval(self, aggregate: dict) -> None:
+        with self._cond:
+            self._intervals.append(aggregate)
 
     def close(self) -> None:
         with self._cond:
@@ -132,6 +147,11 @@ class FrameHub:
         with self._cond:
             return list(self._results)[-n:]
 
+    def history(self) -> list[dict]:
+        """The kept intervals, oldest first (summary lines' shape, ``ts`` when each closed)."""
+        with self._cond:
+            return list(self._intervals)
+
     def next_result(self, after: int, timeout: float) -> tuple[FrameResult | None, int]:
         with self._cond:
             self._cond.wait_for(lambda: self._result_seq > after or self._closed, timeout)
@@ -148,18 +168,23 @@ class StreamOutput:
     """The pipeline's output that feeds the hub; it asks for drawn frames only while someone watches.
 
     ``private`` (the aggregates-only privacy mode): no picture and no faces reach the hub,
-    only that a frame was processed, which keeps /healthz truthful.
+    only that a frame was processed, which keeps /healthz truthful, and the chart's
+    intervals with fewer than ``min_group`` distinct faces are suppressed as everywhere else.
     """
 
-    def __init__(self, hub: FrameHub, private: bool = False) -> None:
+    def __init__(self, hub: FrameHub, private: bool = False, min_group: int = 1) -> None:
         self.hub = hub
         self.private = private
+        self.intervals = IntervalAggregator(HISTORY_INTERVAL, min_group if private else 1, hub.labels)
 
     @property
     def needs_image(self) -> bool:
         return self.hub.watched and not self.private
 
     def write(self, image: np.ndarray | None, result: FrameResult) -> None:
+        closed = self.intervals.update(result)
+        if closed is not None:  # wall-clock time of the interval's end, for the chart's axis
+            self.hub.add_interval({**closed.to_json(), "ts": iso_utc(result.wall - (result.t - closed.end))})
         if self.private:
             self.hub.publish(None, FrameResult(result.frame, result.t))
         else:

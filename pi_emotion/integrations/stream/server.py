@@ -1,7 +1,8 @@
 """HTTP server for the browser view, standard library only.
 
 Routes: ``/`` page, ``/stream.mjpg``, ``/snapshot.jpg``, ``/api/status``, ``/api/events``
-(JSON, or Server-Sent Events when asked for ``text/event-stream``), ``/metrics``
+(JSON, or Server-Sent Events when asked for ``text/event-stream``), ``/api/history`` (the
+chart's last minutes of per-interval emotion shares, with every label's colour), ``/metrics``
 (Prometheus) and ``/healthz``, over HTTPS when given a TLS context. Nothing here writes a file or
 serves one from disk. In the aggregates-only privacy mode (``private``) the picture and per-face
 routes answer 403. Wrong passwords are limited per client address (``logins``); /healthz is always open.
@@ -24,8 +25,9 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from pi_emotion.errors import UserError
-from pi_emotion.integrations.stream.hub import FrameHub
+from pi_emotion.integrations.stream.hub import HISTORY_INTERVAL, HISTORY_SPAN, FrameHub
 from pi_emotion.integrations.stream.logins import LoginLimiter
+from pi_emotion.perception.annotate import hex_colours
 
 log = logging.getLogger(__name__)
 BOUNDARY = "FRAME"
@@ -208,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(HTTPStatus.FORBIDDEN, b"not available: this appliance runs with --privacy aggregate "
                               b"(no pictures or per-face data leave it)\n", "text/plain")
         route = {"/": self._page, "/stream.mjpg": self._mjpeg, "/snapshot.jpg": self._snapshot,
-                 "/api/status": self._status, "/api/events": self._events, "/metrics": self._metrics}.get(url.path)
+                 "/api/status": self._status, "/api/events": self._events, "/metrics": self._metrics,
+                 "/api/history": self._history}.get(url.path)
         if route is None or (url.path == "/metrics" and self.metrics is None):
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
         route(parse_qs(url.query))
@@ -260,6 +263,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status(self, query) -> None:
         self._json({**self.status(), "stream_clients": self.hub.stream_clients})
+
+    def _history(self, query) -> None:
+        intervals = self.hub.history()
+        labels = list(self.hub.labels)
+        labels += sorted({k for i in intervals for k in i.get("counts", {}) if k not in labels})
+        self._json({"interval_s": HISTORY_INTERVAL, "span_s": HISTORY_SPAN, "labels": labels,
+                    "colours": dict(zip(labels, hex_colours(labels))), "intervals": intervals})
 
     def _metrics(self, query) -> None:
         body, content_type = self.metrics()
