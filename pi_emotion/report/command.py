@@ -1,4 +1,4 @@
-"""``pi-emotion report EVENTS... -o report.html [--png FILE]``: read, summarise, draw, write, say how long it took."""
+"""``pi-emotion report EVENTS... -o report.html [--png FILE] [--csv DIR]``: read, summarise, draw, write, say how long."""
 
 from __future__ import annotations
 
@@ -11,12 +11,17 @@ from pi_emotion.errors import UserError
 
 def main(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> int:
     p = parser_class(prog="pi-emotion report",
-                     description="A self-contained HTML page of plots from one or more events files "
-                                 "(rotated files and several appliances welcome).")
-    p.add_argument("events", nargs="+", type=Path, help="events files (JSON lines written by --events)")
+                     description="A self-contained HTML page of plots from events files (rotated files and "
+                                 "several appliances welcome) or analyse output; recordings on their media time.")
+    p.add_argument("events", nargs="+", type=Path, metavar="EVENTS",
+                   help="events files (JSON lines written by --events), or analyse output (its folder or faces.csv)")
     p.add_argument("-o", "--output", type=Path, default=Path("report.html"), help="HTML page (default: report.html)")
     p.add_argument("--png", type=Path, help="also write all plots as one PNG picture")
-    p.add_argument("--tracks", type=int, default=40, help="per-face timelines shown, longest first (default: 40)")
+    p.add_argument("--tracks", type=int, default=40,
+                   help="per-face timelines and table rows shown, longest first (default: 40)")
+    p.add_argument("--csv", type=Path, metavar="DIR",
+                   help="also write what the report draws as report-timeline.csv, report-tracks.csv and "
+                        "report-totals.csv in DIR")
     a = p.parse_args(argv)
     if a.tracks < 1:
         raise UserError("report: --tracks must be at least 1")
@@ -24,7 +29,7 @@ def main(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> int:
     from pi_emotion.report import plots
     from pi_emotion.report.load import load
     from pi_emotion.report.page import render
-    from pi_emotion.report.summarise import timeline, totals, track_rows
+    from pi_emotion.report.summarise import span, timeline, totals, track_rows, track_stats
 
     started = time.perf_counter()
     plots.pyplot()  # a missing matplotlib is reported before any work
@@ -33,7 +38,7 @@ def main(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> int:
     tl = timeline(record)
     rows, faces = track_rows(record, a.tracks)
     sums = totals(record)
-    span = (tl.start, tl.start + len(tl.counts) * tl.step)
+    tracks = track_stats(record)
     figures = [
         ("Faces in view", "faces in view over time",
          plots.png(lambda ax: plots.draw_faces(ax, record, tl), (10, 2.8))),
@@ -44,15 +49,21 @@ def main(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> int:
         ("Totals", "emotion share over the whole record",
          plots.png(lambda ax: plots.draw_totals(ax, record, sums), (10, 0.8 + 0.4 * len(sums)))),
     ]
-    page = render(record, span, sums, figures, time.perf_counter() - started)
+    page = render(record, span(record), sums, sorted(tracks, key=lambda t: -t.duration)[:a.tracks],
+                  len(tracks), figures, time.perf_counter() - started)
     _write(a.output, page.encode())
     if a.png:
         _write(a.png, plots.combined_png(record, tl, rows, faces, sums))
+    if a.csv:
+        from pi_emotion.report import export
+
+        export.write(a.csv, record, tl, tracks, sums)
     total = time.perf_counter() - started
     lines = sum(s.lines for s in record.series)
     files = sum(len(s.files) for s in record.series)
     print(f"report: {lines:,} lines from {files} file(s), read in {loaded - started:.1f} s, rendered in "
-          f"{total:.1f} s -> {a.output}" + (f" and {a.png}" if a.png else ""))
+          f"{total:.1f} s -> {a.output}" + (f" and {a.png}" if a.png else "") + (f", tables in {a.csv}" if a.csv
+                                                                                else ""))
     return 0
 
 

@@ -1,10 +1,13 @@
-"""Events files in, one time series per appliance (or per set of rotated files) out, as NumPy arrays.
+"""Events files (or ``analyse`` output) in, time series out, as NumPy arrays.
 
 Frame lines (``{"frame", "t", "faces": [...]}``, with ``ts`` when the writer records wall
 time) and summary lines (``{"type": "summary", ...}``) are read; a run line (``{"type": "run",
-...}``, the first line each run writes) starts a new run, whose faces are kept apart from the
-last run's; lines of other shapes are skipped. Rotated files (``events.jsonl.2``, ``.1``,
-``events.jsonl``) form one series, oldest first. A malformed line stops the report with the file and line named.
+...}``, the first line each run writes) starts a new run; lines of other shapes are skipped.
+A run of a file source (``"live": false``) is a series of its own on the media's time
+(``t``), so a 9 s clip processed in 4 s is 9 s long and two clips never share a face; camera
+runs form one series per events file on the wall clock (``ts``), each run's faces kept apart.
+Rotated files (``events.jsonl.2``, ``.1``, ``events.jsonl``) are read as one, oldest first.
+A malformed line stops the report with the file and line named.
 """
 
 from __future__ import annotations
@@ -13,41 +16,16 @@ import json
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from pi_emotion.errors import UserError
+from pi_emotion.report import analysis
+from pi_emotion.report.record import Record, Series
 
 ROTATED = re.compile(r"^(?P<base>.+)\.(?P<n>\d+)$")
-
-
-@dataclass
-class Series:
-    """One appliance's record. Times are seconds: since the epoch when ``absolute``, else from its start."""
-
-    name: str
-    files: list[Path]
-    absolute: bool = False
-    lines: int = 0
-    frame_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    frame_faces: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    face_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    face_track: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unique within the series
-    face_emotion: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # index into Record.labels
-    summaries: list[dict] = field(default_factory=list)  # summary lines, their start/end on this series' clock
-
-
-@dataclass
-class Record:
-    series: list[Series]
-    labels: list[str]  # the model's labels in its order, then any others met (such as "uncertain")
-
-    @property
-    def absolute(self) -> bool:
-        return all(s.absolute for s in self.series)
 
 
 def group_files(paths: list[Path]) -> list[tuple[str, list[Path]]]:
@@ -65,11 +43,11 @@ def group_files(paths: list[Path]) -> list[tuple[str, list[Path]]]:
     return out
 
 
-class _Reader:
-    """Accumulates one series' lines; raw ``t`` restarting (a new run of the appliance) starts a new run."""
+class _Run:
+    """One run's lines: a run line starts one, and so does ``t`` going back in files older than run lines."""
 
-    def __init__(self, labels: dict[str, int]) -> None:
-        self.labels = labels
+    def __init__(self, record: dict | None) -> None:
+        self.record = record  # the run line, when the file has one
         self.frame_t: list[float] = []
         self.frame_ts: list[float] = []
         self.frame_faces: list[int] = []
@@ -77,8 +55,28 @@ class _Reader:
         self.face_track: list[int] = []
         self.face_emotion: list[int] = []
         self.summaries: list[dict] = []
+
+    @property
+    def empty(self) -> bool:
+        return not self.frame_t and not self.summaries
+
+    @property
+    def media(self) -> bool:
+        """A file source: its times are the media's own (``t``), whatever the processing took."""
+        return self.record is not None and self.record.get("live") is False
+
+    @property
+    def source(self) -> str:
+        return Path(str(self.record.get("source", ""))).name if self.record else ""
+
+
+class _Reader:
+    """Accumulates one events file group's lines, run by run."""
+
+    def __init__(self, labels: dict[str, int]) -> None:
+        self.labels = labels
+        self.runs = [_Run(None)]
         self.lines = 0
-        self._run = 0
         self._last_t = -math.inf
 
     def label(self, name: str) -> int:
@@ -88,8 +86,10 @@ class _Reader:
         if not isinstance(data, dict):
             return
         if data.get("type") == "run":
-            if self.frame_t or self.summaries:
-                self._run += 1  # a new run of the appliance: its track ids are new faces
+            if self.runs[-1].empty:
+                self.runs[-1].record = data
+            else:
+                self.runs.append(_Run(data))
             self._last_t = -math.inf
         elif data.get("type") == "summary":
             self._summary(data, where)
@@ -108,18 +108,20 @@ class _Reader:
         except (TypeError, ValueError):
             raise UserError(f"{where}: \"ts\" is not an ISO 8601 time ({ts!r})") from None
 
-    def _new_run(self, t: float) -> None:
-        if t < self._last_t:
-            self._run += 1
+    def _run_at(self, t: float) -> _Run:
+        """The run this line belongs to: a new one when ``t`` went back (an older file's restart)."""
+        if t < self._last_t and not self.runs[-1].empty:
+            self.runs.append(_Run(None))
         self._last_t = t
+        return self.runs[-1]
 
     def _frame(self, data: dict, where: str) -> None:
         faces = data["faces"]
         if not isinstance(faces, list):
             raise UserError(f"{where}: \"faces\" is not a list")
         t, ts = self._time(data, where)
-        self._new_run(t)
-        index = len(self.frame_t)
+        run = self._run_at(t)
+        index = len(run.frame_t)
         for i, face in enumerate(faces):
             if not isinstance(face, dict) or not isinstance(face.get("emotion"), str) \
                     or not isinstance(face.get("track"), int):
@@ -127,47 +129,67 @@ class _Reader:
             if not self.labels and isinstance(face.get("scores"), dict):
                 for name in face["scores"]:  # the model's own label order
                     self.label(name)
-            self.face_frame.append(index)
-            self.face_track.append(self._run << 32 | face["track"])
-            self.face_emotion.append(self.label(face["emotion"]))
-        self.frame_t.append(t)
-        self.frame_ts.append(ts)
-        self.frame_faces.append(len(faces))
+            run.face_frame.append(index)
+            run.face_track.append(face["track"])
+            run.face_emotion.append(self.label(face["emotion"]))
+        run.frame_t.append(t)
+        run.frame_ts.append(ts)
+        run.frame_faces.append(len(faces))
 
     def _summary(self, data: dict, where: str) -> None:
         start, ts = self._time(data, where)
         end = data.get("end")
         if not isinstance(end, (int, float)) or end < start:
             raise UserError(f"{where}: a summary line needs \"end\" >= \"start\"")
-        self._new_run(start)
+        run = self._run_at(start)
         counts = data.get("counts") or {}
         if not isinstance(counts, dict) or not all(isinstance(n, int) for n in counts.values()):
             raise UserError(f"{where}: \"counts\" must map emotions to integers")
         for name in counts:
             self.label(name)
         mean = data.get("mean_faces_in_view")
-        self.summaries.append({"start": start, "end": float(end), "ts": ts, "counts": counts,
-                               "mean_faces_in_view": mean if isinstance(mean, (int, float)) else math.nan,
-                               "faces": data.get("faces") if isinstance(data.get("faces"), int) else 0,
-                               "frames": data.get("frames") if isinstance(data.get("frames"), int) else 0,
-                               "suppressed": bool(data.get("suppressed"))})
+        run.summaries.append({"start": start, "end": float(end), "ts": ts, "counts": counts,
+                              "mean_faces_in_view": mean if isinstance(mean, (int, float)) else math.nan,
+                              "faces": data.get("faces") if isinstance(data.get("faces"), int) else 0,
+                              "frames": data.get("frames") if isinstance(data.get("frames"), int) else 0,
+                              "suppressed": bool(data.get("suppressed"))})
 
-    def series(self, name: str, files: list[Path]) -> Series:
-        frame_ts = np.array(self.frame_ts, float)
-        summary_ts = np.array([s["ts"] for s in self.summaries], float)
-        absolute = bool(np.isfinite(frame_ts).all() and np.isfinite(summary_ts).all())
-        frame_t = np.array(self.frame_t, float)
-        if absolute:
-            frame_t = frame_ts
-            for s in self.summaries:  # "ts" is when the interval closed
-                length = s["end"] - s["start"]
-                s["start"], s["end"] = s["ts"] - length, s["ts"]
-        else:
-            frame_t = _continuous(frame_t)
-        face_frame = np.array(self.face_frame, np.int64)
-        return Series(name, files, absolute, self.lines, frame_t, np.array(self.frame_faces, np.int32),
-                      frame_t[face_frame] if len(face_frame) else np.zeros(0),
-                      np.array(self.face_track, np.int64), np.array(self.face_emotion, np.int32), self.summaries)
+    def series(self, name: str, files: list[Path], prefix: str) -> list[Series]:
+        """A series per file source's run, on its media time; the camera runs (and runs that do not say
+        what they were) together in one, on the wall clock where every line has it."""
+        runs = [r for r in self.runs if not r.empty]
+        out: list[tuple[int, Series]] = []
+        for i, run in enumerate(runs):
+            if run.media:
+                out.append((i, _build(f"{prefix}{run.source or name}", files, [run], wall=False)))
+        rest = [(i, r) for i, r in enumerate(runs) if not r.media]
+        if rest:
+            out.append((rest[0][0], _build(name, files, [r for _, r in rest], wall=True)))
+        series = [s for _, s in sorted(out, key=lambda o: o[0])]
+        series[0].lines = self.lines  # the group's lines, counted once
+        return series
+
+
+def _build(name: str, files: list[Path], runs: list[_Run], wall: bool) -> Series:
+    """One series from runs laid end to end; track ids are kept apart per run (``run << 32 | track``)."""
+    cat = lambda attr, kind=float: np.array([v for r in runs for v in getattr(r, attr)], kind)  # noqa: E731
+    frame_ts = cat("frame_ts")
+    summaries = [s for r in runs for s in r.summaries]
+    summary_ts = np.array([s["ts"] for s in summaries], float)
+    absolute = wall and bool(np.isfinite(frame_ts).all() and np.isfinite(summary_ts).all())
+    if absolute:
+        frame_t = frame_ts
+        for s in summaries:  # "ts" is when the interval closed
+            length = s["end"] - s["start"]
+            s["start"], s["end"] = s["ts"] - length, s["ts"]
+    else:
+        frame_t = _continuous(cat("frame_t"))
+    offsets = np.cumsum([0] + [len(r.frame_t) for r in runs[:-1]])
+    face_frame = np.array([off + f for off, r in zip(offsets, runs) for f in r.face_frame], np.int64)
+    face_track = np.array([k << 32 | t for k, r in enumerate(runs) for t in r.face_track], np.int64)
+    return Series(name, files, absolute, not wall, 0, frame_t, cat("frame_faces", np.int32),
+                  frame_t[face_frame] if len(face_frame) else np.zeros(0), face_track,
+                  cat("face_emotion", np.int32), summaries)
 
 
 def _continuous(t: np.ndarray) -> np.ndarray:
@@ -182,15 +204,26 @@ def _continuous(t: np.ndarray) -> np.ndarray:
 
 
 def load(paths: list[Path]) -> Record:
+    """Events files, or ``analyse`` output (its folder or its ``faces.csv``), as one record."""
     labels: dict[str, int] = {}
-    series = []
-    for name, files in group_files(paths):
+    series: list[Series] = []
+    events = [p for p in paths if not analysis.is_analysis(p)]
+    groups = group_files(events)
+    for name, files in groups:
         reader = _Reader(labels)
         for path in files:
             _read_file(path, reader)
-        if not reader.frame_t and not reader.summaries:
+        if all(r.empty for r in reader.runs):
             raise UserError(f"{files[0]}: no frame or summary lines (is it a pi-emotion events file?)")
-        series.append(reader.series(name, files))
+        series += reader.series(name, files, f"{name}: " if len(groups) > 1 else "")
+    for path in paths:
+        if analysis.is_analysis(path):
+            series += analysis.load(path, labels)
+    names = [s.name for s in series]
+    for i, s in enumerate(series):  # a file run twice: "clip.mp4", "clip.mp4 (2)"
+        earlier = names[:i].count(s.name)
+        if earlier:
+            s.name = f"{s.name} ({earlier + 1})"
     return Record(series, list(labels))
 
 

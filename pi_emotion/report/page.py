@@ -7,8 +7,8 @@ import html
 from datetime import UTC, datetime
 
 from pi_emotion import __version__
-from pi_emotion.report.load import Record
-from pi_emotion.report.summarise import Totals
+from pi_emotion.report.record import Record
+from pi_emotion.report.summarise import Totals, TrackStat
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1040px; padding: 0 16px; color: #222; }
@@ -27,6 +27,8 @@ def _duration(seconds: float) -> str:
 
 
 def _when(record: Record, start: float, end: float) -> str:
+    if record.media:
+        return f"{_duration(end - start)} of media time (each recording from its start)"
     if not record.absolute:
         return f"{_duration(end - start)} of record (the files carry no wall-clock time)"
     fmt = "%Y-%m-%d %H:%M:%S"
@@ -44,9 +46,29 @@ def _table(record: Record, rows: list[Totals]) -> str:
     return "\n".join(out) + "</table>"
 
 
-def render(record: Record, span: tuple[float, float], sums: list[Totals], figures: list[tuple[str, str, bytes]],
-           seconds: float) -> str:
-    """``figures``: (heading, alt text, PNG bytes) in page order."""
+def _at(record: Record, t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S") if record.absolute else f"{t:.1f} s"
+
+
+def _tracks(record: Record, tracks: list[TrackStat], total: int) -> str:
+    several = len(record.series) > 1
+    head = [*(["record"] if several else []), "face", "first seen", "last seen", "duration", "frames", "dominant",
+            "uncertain"]
+    out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    for t in sorted(tracks, key=lambda t: (t.series, t.first)):
+        cells = [*([t.series] if several else []), t.name, _at(record, t.first), _at(record, t.last),
+                 f"{t.duration:.1f} s", f"{t.frames:,}", t.dominant or "–", f"{t.uncertain:.1f}%"]
+        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    shown = f"The {len(tracks)} longest-seen of {total} faces" if total > len(tracks) else f"All {total} faces"
+    return (f'<p class="meta">{shown}. A face is a track id: one that leaves and comes back is counted again. '
+            "Dominant: the emotion it showed most (uncertain only when it showed nothing else).</p>"
+            + "\n".join(out) + "</table>")
+
+
+def render(record: Record, span: tuple[float, float], sums: list[Totals], tracks: list[TrackStat], total: int,
+           figures: list[tuple[str, str, bytes]], seconds: float) -> str:
+    """``figures``: (heading, alt text, PNG bytes) in page order; ``tracks``: the rows of the per-face table
+    (of ``total`` faces)."""
     files = ", ".join(html.escape(str(p)) for s in record.series for p in s.files)
     lines = sum(s.lines for s in record.series)
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -59,5 +81,6 @@ def render(record: Record, span: tuple[float, float], sums: list[Totals], figure
     for heading, alt, data in figures:
         uri = "data:image/png;base64," + base64.b64encode(data).decode()
         parts += [f"<h2>{html.escape(heading)}</h2>", f'<img alt="{html.escape(alt)}" src="{uri}">']
+    parts += ["<h2>Each face</h2>", _tracks(record, tracks, total)]
     parts += [f'<p class="meta">Made by pi-emotion {__version__} report in {seconds:.1f} s.</p>', "</body></html>"]
     return "\n".join(parts) + "\n"

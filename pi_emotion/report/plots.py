@@ -9,7 +9,7 @@ import numpy as np
 
 from pi_emotion.errors import UserError
 from pi_emotion.perception.annotate import hex_colours as colours
-from pi_emotion.report.load import Record
+from pi_emotion.report.record import Record
 from pi_emotion.report.summarise import Timeline, Totals, TrackRow
 
 DPI = 100
@@ -33,7 +33,8 @@ class TimeAxis:
         self.absolute = record.absolute
         span = len(tl.counts) * tl.step
         unit, self.div = ("s", 1) if span <= 600 else ("min", 60) if span <= 36000 else ("h", 3600)
-        self.label = "time (UTC)" if self.absolute else f"time from start ({unit})"
+        self.label = "time (UTC)" if self.absolute else f"media time ({unit})" if record.media \
+            else f"time from start ({unit})"
 
     def at(self, seconds):
         seconds = np.asarray(seconds)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pi_emotion.report.load import Record, Series
-from pi_emotion.results.aggregate import dominant, shares
+from pi_emotion.report.record import Record, Series
+from pi_emotion.results.aggregate import dominant, dominant_named, shares
+from pi_emotion.results.frame import UNCERTAIN
 
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 MAX_BUCKETS = 150
@@ -24,20 +25,27 @@ def bucket_seconds(span: float) -> int:
 
 
 def _origin(record: Record, series: Series) -> float:
-    """What is subtracted from a series' times: nothing on a shared wall clock, else its own start."""
-    if record.absolute:
+    """What is subtracted from a series' times: nothing on a shared wall clock or a recording's own
+    media time (a face at 3 s into the clip is drawn at 3 s), else its own start."""
+    if record.absolute or series.media:
         return 0.0
     starts = [series.frame_t[0]] if len(series.frame_t) else []
     starts += [s["start"] for s in series.summaries]
     return min(starts)
 
 
-def _span(record: Record) -> tuple[float, float]:
+def frame_seconds(series: Series) -> float:
+    """How long one frame lasts (the median step between frames; 0 for fewer than two)."""
+    return float(np.median(np.diff(series.frame_t))) if len(series.frame_t) > 1 else 0.0
+
+
+def span(record: Record) -> tuple[float, float]:
+    """The record's first and last moment, the last frame's own length included (180 frames at 30 fps: 6 s)."""
     lo, hi = np.inf, -np.inf
     for s in record.series:
         origin = _origin(record, s)
         if len(s.frame_t):
-            lo, hi = min(lo, s.frame_t[0] - origin), max(hi, s.frame_t[-1] - origin)
+            lo, hi = min(lo, s.frame_t[0] - origin), max(hi, s.frame_t[-1] - origin + frame_seconds(s))
         for row in s.summaries:
             lo, hi = min(lo, row["start"] - origin), max(hi, row["end"] - origin)
     return float(lo), float(hi)
@@ -57,23 +65,23 @@ class Timeline:
 
 
 def timeline(record: Record) -> Timeline:
-    lo, hi = _span(record)
+    lo, hi = span(record)
     step = bucket_seconds(hi - lo)
     start = np.floor(lo / step) * step
-    n = int((hi - start) // step) + 1
+    n = max(1, int(np.ceil((hi - start) / step)))
     labels = len(record.labels)
     counts = np.zeros((n, labels))
     means = {}
     for s in record.series:
         origin = _origin(record, s)
-        frame_bucket = bucket_of(s.frame_t - origin, start, step)
+        frame_bucket = bucket_of(s.frame_t - origin, start, step, n)
         frames = np.bincount(frame_bucket, minlength=n).astype(float)
         faces = np.bincount(frame_bucket, weights=s.frame_faces, minlength=n)
-        face_bucket = bucket_of(s.face_t - origin, start, step)
+        face_bucket = bucket_of(s.face_t - origin, start, step, n)
         counts += np.bincount(face_bucket * labels + s.face_emotion, minlength=n * labels).reshape(n, labels)
         weight = np.zeros(n)
         for row in s.summaries:  # an interval counts in the bucket of its middle
-            b = int(((row["start"] + row["end"]) / 2 - origin - start) // step)
+            b = min(int(((row["start"] + row["end"]) / 2 - origin - start) // step), n - 1)
             for name, k in row["counts"].items():
                 counts[b, record.labels.index(name)] += k
             if np.isfinite(row["mean_faces_in_view"]):
@@ -87,8 +95,8 @@ def timeline(record: Record) -> Timeline:
     return Timeline(float(start), step, means, counts)
 
 
-def bucket_of(t: np.ndarray, start: float, step: int) -> np.ndarray:
-    return ((t - start) // step).astype(np.int64)
+def bucket_of(t: np.ndarray, start: float, step: int, n: int) -> np.ndarray:
+    return np.clip((t - start) // step, 0, n - 1).astype(np.int64)
 
 
 @dataclass
@@ -126,7 +134,7 @@ def totals(record: Record) -> list[Totals]:
             counts.update(row["counts"])
             faces += row["faces"]
             face_frames += sum(row["counts"].values())
-        times = [s.frame_t[0], s.frame_t[-1]] if len(s.frame_t) else []
+        times = [s.frame_t[0], s.frame_t[-1] + frame_seconds(s)] if len(s.frame_t) else []
         times += [t for row in s.summaries for t in (row["start"], row["end"])]
         duration = max(times) - min(times)
         if s.summaries and not len(s.frame_t):  # summary-only: frames are counted in the lines
@@ -173,10 +181,65 @@ def track_rows(record: Record, limit: int = TRACK_ROWS) -> tuple[list[TrackRow],
             mask = track[starts] == tid
             segs = [(float(t[a]), float(t[b] - t[a] + frame_dt), int(emotion[a]))
                     for a, b in zip(starts[mask], ends[mask])]
-            run, number = tid >> 32, tid & 0xFFFFFFFF
-            label = f"{prefix}#{number}" + (f" (run {run + 1})" if run else "")
+            label = prefix + _track_name(tid)
             candidates.append((round(float(t[track_ends[track_starts == first][0]] - t[first]), 1),
                                TrackRow(label, float(t[first]), segs)))
     total = sum(len(np.unique(s.face_track)) for s in record.series)
     chosen = sorted(candidates, key=lambda c: -c[0])[:limit]
     return sorted((row for _, row in chosen), key=lambda r: r.first), total
+
+
+@dataclass
+class TrackStat:
+    """One face track: where it was seen and what it showed (the report's per-track table)."""
+
+    series: str
+    run: int  # 1 unless the series holds several runs of the appliance
+    track: int  # the appliance's track id, unique within its run
+    first: float  # seconds, on the time axis of the plots
+    last: float
+    frames: int
+    counts: Counter
+    labels: list[str]
+
+    @property
+    def name(self) -> str:
+        return _track_name((self.run - 1) << 32 | self.track)
+
+    @property
+    def duration(self) -> float:
+        return self.last - self.first
+
+    @property
+    def dominant(self) -> str:
+        return dominant_named(self.counts, [k for k in self.labels if k != UNCERTAIN]) or ""
+
+    @property
+    def uncertain(self) -> float:
+        """Share of the track's frames shown as ``uncertain``, percent."""
+        return shares(self.counts, self.labels).get(UNCERTAIN, 0.0)
+
+
+def track_stats(record: Record) -> list[TrackStat]:
+    """Every face track of every series, in order of first appearance."""
+    out = []
+    for s in record.series:
+        if not len(s.face_t):
+            continue
+        origin = _origin(record, s)
+        order = np.lexsort((s.face_t, s.face_track))
+        track, t, emotion = s.face_track[order], s.face_t[order] - origin, s.face_emotion[order]
+        starts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
+        ends = np.r_[starts[1:], len(track)]
+        for a, b in zip(starts, ends):
+            counts = Counter({record.labels[i]: int(n) for i, n in enumerate(np.bincount(emotion[a:b])) if n})
+            tid = int(track[a])
+            out.append(TrackStat(s.name, (tid >> 32) + 1, tid & 0xFFFFFFFF, float(t[a]), float(t[b - 1]), int(b - a),
+                                 counts, record.labels))
+    return sorted(out, key=lambda r: r.first)
+
+
+def _track_name(tid: int) -> str:
+    """``#7``, or ``#7 (run 2)`` for a later run's face in a series of several runs."""
+    run, number = tid >> 32, tid & 0xFFFFFFFF
+    return f"#{number}" + (f" (run {run + 1})" if run else "")

@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pi_emotion.results.frame import FrameResult
+from pi_emotion.results.frame import UNCERTAIN, FrameResult
 
 
 def shares(counts: Counter, labels: Iterable[str]) -> dict[str, float]:
@@ -33,6 +33,13 @@ def dominant(counts: Counter, labels: Iterable[str]) -> str | None:
     order = {label: i for i, label in enumerate(labels)}
     seen = [(n, -order.get(k, len(order)), k) for k, n in counts.items() if n > 0]
     return max(seen)[2] if seen else None
+
+
+def dominant_named(counts: Counter, labels: Iterable[str]) -> str | None:
+    """The model's label shown most (per face track or file): ``uncertain`` only when nothing else was shown."""
+    labels = list(labels)
+    return dominant(Counter({k: v for k, v in counts.items() if k in labels}), labels) or \
+        (UNCERTAIN if sum(counts.values()) else None)
 
 
 @dataclass

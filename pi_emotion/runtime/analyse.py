@@ -33,7 +33,7 @@ from pi_emotion import __version__
 from pi_emotion.config import Settings
 from pi_emotion.errors import UserError
 from pi_emotion.paths import IMAGE_SUFFIXES
-from pi_emotion.results.aggregate import dominant
+from pi_emotion.results.aggregate import dominant_named
 from pi_emotion.results.frame import UNCERTAIN
 
 log = logging.getLogger(__name__)
@@ -239,10 +239,10 @@ def write_tables(out: Path, parts: list[dict]) -> list[Path]:
         for track, rows in by_track.items():
             counts = Counter(r[7] for r in rows)
             tables["tracks.csv"][1].append([name, track, rows[0][1], rows[-1][1], round(rows[-1][1] - rows[0][1], 4),
-                                            len(rows), _dominant(counts, labels), *_shares(counts, shown)])
+                                            len(rows), dominant_named(counts, labels) or "", *_shares(counts, shown)])
         counts = Counter(r[7] for r in part["faces"])
         tables["files.csv"][1].append([name, part["length_s"], part["frames"], len(part["faces"]), len(by_track),
-                                       _dominant(counts, labels), *_shares(counts, shown)])
+                                       dominant_named(counts, labels) or "", *_shares(counts, shown)])
     written = []
     for filename, (columns, rows) in tables.items():
         path = out / filename
@@ -253,12 +253,6 @@ def write_tables(out: Path, parts: list[dict]) -> list[Path]:
         written.append(path)
     written += _parquet(written)
     return written
-
-
-def _dominant(counts: Counter, labels: list[str]) -> str:
-    """The label shown most (``uncertain`` only when nothing else was shown); empty for no faces."""
-    return dominant(Counter({k: v for k, v in counts.items() if k in labels}), labels) or \
-        (UNCERTAIN if counts else "")
 
 
 def _shares(counts: Counter, shown: list[str]) -> list[float]:
