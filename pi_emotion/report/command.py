@@ -49,7 +49,8 @@ def main(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> int:
         ("Totals", "emotion share over the whole record",
          plots.png(lambda ax: plots.draw_totals(ax, record, sums), (10, 0.8 + 0.4 * len(sums)))),
     ]
-    page = render(record, span(record), sums, sorted(tracks, key=lambda t: -t.duration)[:a.tracks],
+    longest = set(sorted(range(len(tracks)), key=lambda i: -tracks[i].duration)[:a.tracks])
+    page = render(record, span(record), sums, [t for i, t in enumerate(tracks) if i in longest],
                   len(tracks), figures, time.perf_counter() - started)
     _write(a.output, page.encode())
     if a.png:
@@ -60,7 +61,7 @@ def main(argv: list[str], parser_class: type[argparse.ArgumentParser]) -> int:
         export.write(a.csv, record, tl, tracks, sums)
     total = time.perf_counter() - started
     lines = sum(s.lines for s in record.series)
-    files = sum(len(s.files) for s in record.series)
+    files = len({p for s in record.series for p in s.files})
     print(f"report: {lines:,} lines from {files} file(s), read in {loaded - started:.1f} s, rendered in "
           f"{total:.1f} s -> {a.output}" + (f" and {a.png}" if a.png else "") + (f", tables in {a.csv}" if a.csv
                                                                                 else ""))

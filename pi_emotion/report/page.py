@@ -55,7 +55,7 @@ def _tracks(record: Record, tracks: list[TrackStat], total: int) -> str:
     head = [*(["record"] if several else []), "face", "first seen", "last seen", "duration", "frames", "dominant",
             "uncertain"]
     out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
-    for t in sorted(tracks, key=lambda t: (t.series, t.first)):
+    for t in tracks:
         cells = [*([t.series] if several else []), t.name, _at(record, t.first), _at(record, t.last),
                  f"{t.duration:.1f} s", f"{t.frames:,}", t.dominant or "–", f"{t.uncertain:.1f}%"]
         out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
@@ -69,7 +69,7 @@ def render(record: Record, span: tuple[float, float], sums: list[Totals], tracks
            figures: list[tuple[str, str, bytes]], seconds: float) -> str:
     """``figures``: (heading, alt text, PNG bytes) in page order; ``tracks``: the rows of the per-face table
     (of ``total`` faces)."""
-    files = ", ".join(html.escape(str(p)) for s in record.series for p in s.files)
+    files = ", ".join(html.escape(str(p)) for p in dict.fromkeys(p for s in record.series for p in s.files))
     lines = sum(s.lines for s in record.series)
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',

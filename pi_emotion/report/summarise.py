@@ -221,8 +221,8 @@ class TrackStat:
 
 
 def track_stats(record: Record) -> list[TrackStat]:
-    """Every face track of every series, in order of first appearance."""
-    out = []
+    """Every face track, series by series, each in order of first appearance."""
+    out: list[TrackStat] = []
     for s in record.series:
         if not len(s.face_t):
             continue
@@ -231,12 +231,12 @@ def track_stats(record: Record) -> list[TrackStat]:
         track, t, emotion = s.face_track[order], s.face_t[order] - origin, s.face_emotion[order]
         starts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
         ends = np.r_[starts[1:], len(track)]
-        for a, b in zip(starts, ends):
+        for a, b in sorted(zip(starts, ends), key=lambda ab: t[ab[0]]):
             counts = Counter({record.labels[i]: int(n) for i, n in enumerate(np.bincount(emotion[a:b])) if n})
             tid = int(track[a])
             out.append(TrackStat(s.name, (tid >> 32) + 1, tid & 0xFFFFFFFF, float(t[a]), float(t[b - 1]), int(b - a),
                                  counts, record.labels))
-    return sorted(out, key=lambda r: r.first)
+    return out
 
 
 def _track_name(tid: int) -> str:
