@@ -162,7 +162,8 @@ def test_report_of_analyse_output_agrees_with_its_tables(tmp_path):
         assert int(totals["two_people.jpg"]["faces"]) == 2
         mine = {(Path(t["series"]).name, int(t["track"])): t["dominant_emotion"]
                 for t in read_csv(tables / "report-tracks.csv")}
-        theirs = {(Path(t["file"]).name, int(t["track"])): t["dominant_emotion"] for t in read_csv(folder / "tracks.csv")}
+        theirs = {(Path(t["file"]).name, int(t["track"])): t["dominant_emotion"]
+                  for t in read_csv(folder / "tracks.csv")}
         assert mine == theirs
 
 

@@ -1,4 +1,4 @@
-"""``pi-emotion report EVENTS... -o report.html [--png FILE] [--csv DIR]``: read, summarise, draw, write, say how long."""
+"""``pi-emotion report EVENTS... -o report.html [--png FILE] [--csv DIR]``: read, summarise, draw, write."""
 
 from __future__ import annotations
 
