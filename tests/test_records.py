@@ -50,8 +50,24 @@ def test_the_report_keeps_the_faces_of_two_runs_in_one_file_apart(tmp_path):
         writer = EventsWriter(events, header=header)
         writer.write(None, FrameResult(0, 5.0 + run, [Face((0, 0, 10, 10), "happy", 0.9, {}, 1, "happy", 0.9)]))
         writer.close()
-    (series,) = load([events]).series
-    assert len(set(series.face_track.tolist())) == 2
+    first, second = load([events]).series  # each run of a file is a series of its own
+    assert (first.name, second.name) == ("a.mp4", "a.mp4 (2)")
+    assert first.face_track.tolist() == second.face_track.tolist() == [1]
+
+
+def test_a_run_rotated_over_several_files_is_one_run_to_the_report(tmp_path):
+    from pi_emotion.report.load import load
+
+    events = tmp_path / "events.jsonl"
+    header = {"type": "run", "start": "2026-12-01T10:00:00.000Z", "source": "cam", "live": True}
+    writer = EventsWriter(events, max_bytes=2000, keep=9, header=header)
+    for i in range(30):
+        writer.write(None, FrameResult(i, i / 30, [Face((0, 0, 10, 10), "happy", 0.9, {}, 7, "happy", 0.9)]))
+    writer.close()
+    files = [events, *tmp_path.glob("events.jsonl.*")]
+    assert len(files) >= 3
+    (series,) = load(files).series
+    assert len(series.frame_t) == 30 and set(series.face_track.tolist()) == {7}  # one face, not one per file
 
 
 def test_every_rotated_file_starts_with_the_run_line(tmp_path):

@@ -86,6 +86,8 @@ class _Reader:
         if not isinstance(data, dict):
             return
         if data.get("type") == "run":
+            if data.get("start") and data == self.runs[-1].record:
+                return  # the same run again, at the top of the next rotated file
             if self.runs[-1].empty:
                 self.runs[-1].record = data
             else:
