@@ -145,8 +145,8 @@ class Settings:
     mqtt_ca: str = _opt("", "CA certificate (PEM) for the broker's TLS certificate; implies --mqtt-tls",
                         metavar="FILE", group="mqtt")
     mqtt_prefix: str = _opt("pi-emotion", "first level of this appliance's MQTT topics", metavar="PREFIX", group="mqtt")
-    device_name: str = _opt("", "this appliance's name in MQTT topics and Home Assistant (default: the host name)",
-                            metavar="NAME", group="mqtt")
+    device_name: str = _opt("", "this appliance's name in MQTT topics, Home Assistant and the browser view "
+                                "(default: the host name)", metavar="NAME", group="mqtt")
     ha_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix; empty: no discovery", metavar="PREFIX",
                           group="mqtt")
     # privacy and aggregates

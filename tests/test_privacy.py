@@ -211,6 +211,15 @@ def test_aggregate_mode_sends_no_picture_and_no_face(tmp_path):
         status, body = get(port, "/api/status", b"x:pw")
         assert status == 200 and json.loads(body)["privacy"] == "aggregate" and json.loads(body)["notice"] is True
         assert get(port, "/metrics", b"x:pw")[0] == 200
+        status, body = get(port, "/api/history", b"x:pw")  # the page's chart: aggregates, small groups hidden
+        history = json.loads(body)
+        assert status == 200 and history["intervals"] and "uncertain" in history["labels"]
+        assert any(i["suppressed"] for i in history["intervals"])
+        for i in history["intervals"]:
+            if i["suppressed"]:
+                assert "counts" not in i and "faces" not in i
+            else:
+                assert i["faces"] >= 3 or i["face_frames"] == 0
         assert app.stop() == 0
     finally:
         app.kill()
@@ -260,6 +269,7 @@ def test_page_shows_the_notice_and_no_picture_in_aggregate_mode(tmp_path):
         assert notice.is_displayed() and "Emotion analysis active" in notice.text
         assert not driver.find_element("id", "stream").is_displayed()
         assert driver.find_element("id", "private").is_displayed()
+        assert driver.find_element("id", "chart").is_displayed()  # aggregates are what this mode shows
         assert driver.execute_script("return document.getElementById('stream').getAttribute('src')") is None
         requested = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
         assert not any("stream.mjpg" in url or "api/events" in url for url in requested)

@@ -335,6 +335,8 @@ def test_page_after_a_reload_shows_history_legend_and_saves_a_named_snapshot(tmp
             wait.until(lambda d: list(tmp_path.glob("*.jpg")))
             saved = next(tmp_path.glob("*.jpg"))
             wait.until(lambda d: cv2.imread(str(saved)) is not None)
+            driver.find_element("id", "fullscreen").click()
+            wait.until(lambda d: d.execute_script("return document.fullscreenElement?.id") == "stream")
     finally:
         driver.quit()
     assert drawn > 100  # the newest part of the chart has bars in it right after the reload
