@@ -127,7 +127,8 @@ class Settings:
                                  "backoff (always on under systemd)", group="unattended")
     events_max_mb: float = _opt(50.0, "rotate the events file when it reaches this size, in MB", lo=0.001,
                                 hi=1_000_000, group="unattended")
-    events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=0, hi=1000, group="unattended")
+    events_keep: int = _opt(5, "rotated events files kept (events.jsonl.1, .2, ...)", lo=1, hi=1000,
+                            group="unattended")
     events_mode: str = _opt("all", "what the events file gets: all frames, only those with faces, or a summary "
                             "line of aggregates per --interval", choices=EVENTS_MODES, group="outputs")
     stream_allow_anonymous: bool = _opt(False, "allow the browser view on a network address without a password",

@@ -9,7 +9,7 @@ from datetime import datetime
 import cv2
 import numpy as np
 import pytest
-from conftest import SAMPLE, run_cli
+from conftest import SAMPLE, assert_user_error, run_cli
 
 from pi_emotion.outputs.events import EventsWriter
 from pi_emotion.outputs.video import MAX_HOLD, VideoWriter
@@ -105,6 +105,24 @@ def test_events_rotate_at_the_size_limit_keeping_whole_files(tmp_path):
     assert writer.rotations > 3 and all(p.stat().st_size <= 4000 for p in kept)
     frames = [e["frame"] for p in kept for e in lines_of(p)]
     assert frames == list(range(frames[0], 300)) and frames[0] > 0  # the newest, in order; the oldest went
+
+
+def test_a_rotation_keeps_the_file_it_just_filled_even_with_keep_zero(tmp_path):
+    """The writer's own floor: the newest full file is never thrown away at a rotation."""
+    events = tmp_path / "events.jsonl"
+    writer = EventsWriter(events, max_bytes=4000, keep=0)
+    for i in range(300):
+        writer.write(None, FrameResult(i, i / 30, [face()]))
+    writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "events.jsonl.1"]
+    frames = [e["frame"] for p in (tmp_path / "events.jsonl.1", events) for e in lines_of(p)]
+    assert frames == list(range(frames[0], 300)) and len(frames) > len(lines_of(events))
+
+
+def test_keep_zero_is_refused_on_the_command_line(tmp_path):
+    proc = run_cli("--source", SAMPLE, "--events", tmp_path / "e.jsonl", "--events-keep", "0")
+    assert_user_error(proc, "events-keep", "at least 1")
+    assert not (tmp_path / "e.jsonl").exists()
 
 
 def test_rotation_options_on_the_command_line(tmp_path):

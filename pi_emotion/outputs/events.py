@@ -98,18 +98,19 @@ class EventsWriter:
         self._size += written
 
     def _rotate(self) -> None:
-        """``events.jsonl`` becomes ``.1``, ``.1`` becomes ``.2``, ...; the oldest beyond ``keep`` goes."""
+        """``events.jsonl`` becomes ``.1``, ``.1`` becomes ``.2``, ...; the oldest beyond ``keep`` goes.
+
+        The file just filled is always kept (as ``.1``, even with ``keep`` 0): a rotation never throws away
+        up to ``max_bytes`` of the newest records at once.
+        """
         os.close(self._fd)
         self._fd = -1
-        old = [self.path.with_name(f"{self.path.name}.{n}") for n in range(1, self.keep + 1)]
-        if old:
-            old[-1].unlink(missing_ok=True)
-            for newer, older in zip(reversed(old[:-1]), reversed(old[1:])):
-                if newer.exists():
-                    newer.rename(older)
-            self.path.rename(old[0])
-        else:
-            self.path.unlink(missing_ok=True)
+        old = [self.path.with_name(f"{self.path.name}.{n}") for n in range(1, max(self.keep, 1) + 1)]
+        old[-1].unlink(missing_ok=True)
+        for newer, older in zip(reversed(old[:-1]), reversed(old[1:])):
+            if newer.exists():
+                newer.rename(older)
+        self.path.rename(old[0])
         self.rotations += 1
         self._open()
         self._header_due = self.header is not None

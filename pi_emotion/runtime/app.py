@@ -257,7 +257,10 @@ def run(settings: Settings) -> int:
     if is_pictures(settings.source):
         from pi_emotion.runtime.stills import run_pictures
 
-        return run_pictures(settings, build_pipeline(settings, None, detector, classifier, []))
+        labels = shown_labels(settings, classifier)
+        header = run_record(settings, settings.source, False, labels, describe(classifier, detector))
+        return run_pictures(settings, build_pipeline(settings, None, detector, classifier, []),
+                            lambda: open_events(settings, labels, header))
     notifier = Notifier()
     stop, pause = threading.Event(), threading.Event()
 

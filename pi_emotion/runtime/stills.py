@@ -14,6 +14,7 @@ import cv2
 
 from pi_emotion.config import Settings
 from pi_emotion.errors import UserError
+from pi_emotion.outputs import Output
 from pi_emotion.paths import IMAGE_SUFFIXES
 from pi_emotion.perception.annotate import annotate
 from pi_emotion.results.frame import FrameResult
@@ -47,20 +48,36 @@ def _destination(output: str, spec: str) -> Callable[[Path], Path] | None:
         raise UserError(f"--output {target}: for pictures, give a picture file "
                         f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a folder")
     target.mkdir(parents=True, exist_ok=True)
-    return lambda path: target / (path.stem + ".jpg")
+    taken: set[str] = set()
+    return lambda path: target / copy_name(path, taken)
 
 
-def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
-    """Each picture of ``settings.source``; 0 when every picture could be read, 1 when some could not."""
+def copy_name(path: Path, taken: set[str]) -> str:
+    """The annotated copy's name: the picture's own (``a.jpg`` and ``a.png`` stay apart), made unique in the run.
+
+    Grey-only ``.pgm`` cannot hold the coloured boxes, so its copy is a ``.png``; two pictures of one name from
+    different folders become ``a.jpg`` and ``a-2.jpg``.
+    """
+    stem, suffix = path.stem, path.suffix
+    if suffix.lower() == ".pgm":
+        stem, suffix = path.name, ".png"
+    name, n = stem + suffix, 2
+    while name in taken:
+        name, n = f"{stem}-{n}{suffix}", n + 1
+    taken.add(name)
+    return name
+
+
+def run_pictures(settings: Settings, pipeline: Pipeline, open_events: Callable[[], Output]) -> int:
+    """Each picture of ``settings.source``; 0 when every picture could be read, 1 when some could not.
+
+    ``open_events`` opens ``--events`` with the run's rotation, mode and run line, as for video.
+    """
     if privacy.aggregates_only(settings):
         raise UserError("--privacy aggregate: still pictures are scored one by one, face by face; "
                         "aggregates-only is for cameras and videos")
     copy_to = _destination(settings.output, settings.source)
-    events = None
-    if settings.events:
-        from pi_emotion.outputs.events import EventsWriter
-
-        events = EventsWriter(Path(settings.events))
+    events = open_events() if settings.events else None
     unreadable = 0
     try:
         for path, frame in read_pictures(settings.source):
@@ -75,8 +92,9 @@ def run_pictures(settings: Settings, pipeline: Pipeline) -> int:
                 events.write(None, result)
             if copy_to is not None:
                 picture = annotate(frame.image, result, blur_faces=settings.blur_faces, notice=settings.notice)
-                if not cv2.imwrite(str(copy_to(path)), picture):
-                    raise UserError(f"--output {copy_to(path)} cannot be written")
+                copy = copy_to(path)
+                if not cv2.imwrite(str(copy), picture):
+                    raise UserError(f"--output {copy} cannot be written")
     finally:
         if events is not None:
             events.close()
