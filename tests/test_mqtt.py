@@ -133,6 +133,78 @@ def test_reconnects_after_the_broker_restarts_and_loses_no_frames(broker, applia
     sub.close()
 
 
+def test_a_fresh_broker_that_kept_nothing_gets_the_discovery_configs_again(broker, appliances):
+    """Home Assistant subscribing after a broker restart must still find the device (retained configs)."""
+    node = "pi-emotion-fresh"
+    sub = Subscriber(broker.port, "pi-emotion/fresh/availability", "homeassistant/#")
+    appliances("--mqtt", f"127.0.0.1:{broker.port}", "--device-name", "fresh")
+    sub.wait(lambda m: m.topic.startswith("homeassistant/") and f"/{node}/" in m.topic, count=ENTITIES)
+    broker.stop()  # once the first broker has every config: none is still on its way to be sent again
+    broker.start()  # persistence off: nothing retained survives
+    restarted = len(sub.messages)
+    sub.wait(lambda m: m.topic.startswith("homeassistant/") and f"/{node}/" in m.topic, count=ENTITIES,
+             after=restarted)  # announced again to the fresh broker
+    late = Subscriber(broker.port, "homeassistant/#")  # Home Assistant starting now
+    late.sync()
+    configs = configs_of([m for m in late.messages if m.retain], node)
+    assert len(configs) == ENTITIES
+    late.close()
+    sub.close()
+
+
+class SteppedTime:
+    """paho's clock and its sleep, stepped by hand: a long outage without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_long_outage_backs_off_to_a_minute_and_holds_no_messages(monkeypatch):
+    import paho.mqtt.client as paho
+
+    from pi_emotion.integrations.mqtt.connection import MqttConnection
+    from pi_emotion.integrations.mqtt.settings import MqttSettings
+
+    clock = SteppedTime()
+    monkeypatch.setattr(paho, "time_func", clock.time)
+    monkeypatch.setattr(paho.time, "sleep", clock.sleep)
+    connection = MqttConnection(MqttSettings.parse(f"127.0.0.1:{free_port()}", "away"), lambda: None)
+    waits = []
+    for _ in range(40):  # forty failed attempts: about half an hour of outage
+        before = clock.now
+        connection._client._reconnect_wait()
+        waits.append(clock.now - before)
+    assert waits[:7] == [1, 2, 4, 8, 16, 32, 60] and set(waits[7:]) == {60}
+    for i in range(10_000):  # what a busy outage would send (QoS 1 is what paho would keep): dropped, not piled up
+        connection.publish("pi-emotion/away/state", f"{i}", retain=True, qos=1)
+    assert len(connection._client._out_messages) == 0
+
+
+def test_the_frame_loop_never_waits_for_a_stuck_mqtt_output(monkeypatch):
+    import threading
+
+    from pi_emotion.integrations.mqtt import output
+    from pi_emotion.integrations.mqtt.settings import MqttSettings
+    from pi_emotion.results.frame import FrameResult
+
+    gate = threading.Event()
+    monkeypatch.setattr(output.MqttOutput, "_handle", lambda self, at, result: gate.wait())
+    mqtt = output.MqttOutput(MqttSettings.parse(f"127.0.0.1:{free_port()}", "stuck"), FER2013_LABELS, {})
+    try:
+        for i in range(output.QUEUE + 500):
+            mqtt.write(None, FrameResult(i, i / 30))  # returns at once, full queue or not
+        assert output.QUEUE + 500 - mqtt.dropped in (output.QUEUE, output.QUEUE + 1)  # + the one being handled
+    finally:
+        gate.set()
+        mqtt.close()
+
+
 def test_five_appliances_on_one_broker_are_five_devices(broker, appliances):
     sub = Subscriber(broker.port, "homeassistant/#", "pi-emotion/+/availability")
     for i in range(5):
