@@ -7,7 +7,9 @@ A run of a file source (``"live": false``) is a series of its own on the media's
 (``t``), so a 9 s clip processed in 4 s is 9 s long and two clips never share a face; camera
 runs form one series per events file on the wall clock (``ts``), each run's faces kept apart.
 Rotated files (``events.jsonl.2``, ``.1``, ``events.jsonl``) are read as one, oldest first.
-A malformed line stops the report with the file and line named.
+A ``ts`` without a time zone is UTC (what the writer records). Within a camera run, a step of the wall clock
+(set after boot, or by NTP) moves the frames before it by the step, so the run keeps its own length on the
+corrected clock. A malformed line stops the report with the file and line named.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,9 @@ from pi_emotion.report import analysis
 from pi_emotion.report.record import Record, Series
 
 ROTATED = re.compile(r"^(?P<base>.+)\.(?P<n>\d+)$")
+# A change this large (seconds) between one frame's wall-clock minus media time and the next one's is the clock
+# being set (a Pi without a real-time clock after boot, NTP stepping it), not time passing.
+CLOCK_STEP = 30.0
 
 
 def group_files(paths: list[Path]) -> list[tuple[str, list[Path]]]:
@@ -106,7 +111,8 @@ class _Reader:
         if ts is None:
             return float(t), math.nan
         try:
-            return float(t), datetime.fromisoformat(ts).timestamp()
+            wall = datetime.fromisoformat(ts)
+            return float(t), (wall if wall.tzinfo else wall.replace(tzinfo=UTC)).timestamp()
         except (TypeError, ValueError):
             raise UserError(f"{where}: \"ts\" is not an ISO 8601 time ({ts!r})") from None
 
@@ -180,7 +186,8 @@ def _build(name: str, files: list[Path], runs: list[_Run], wall: bool) -> Series
     summary_ts = np.array([s["ts"] for s in summaries], float)
     absolute = wall and bool(np.isfinite(frame_ts).all() and np.isfinite(summary_ts).all())
     if absolute:
-        frame_t = frame_ts
+        run_of = np.repeat(np.arange(len(runs)), [len(r.frame_t) for r in runs])
+        frame_t = _without_clock_steps(cat("frame_t"), frame_ts, run_of)
         for s in summaries:  # "ts" is when the interval closed
             length = s["end"] - s["start"]
             s["start"], s["end"] = s["ts"] - length, s["ts"]
@@ -192,6 +199,18 @@ def _build(name: str, files: list[Path], runs: list[_Run], wall: bool) -> Series
     return Series(name, files, absolute, not wall, 0, frame_t, cat("frame_faces", np.int32),
                   frame_t[face_frame] if len(face_frame) else np.zeros(0), face_track,
                   cat("face_emotion", np.int32), summaries)
+
+
+def _without_clock_steps(t: np.ndarray, ts: np.ndarray, run: np.ndarray) -> np.ndarray:
+    """Wall-clock times with each run's clock steps taken out: the frames before a step move by it."""
+    if len(t) < 2:
+        return ts
+    offset = ts - t  # steady within a run but for the clock being set
+    step = np.diff(offset)
+    step[(np.abs(step) <= CLOCK_STEP) | (run[1:] != run[:-1])] = 0.0
+    after = np.r_[np.cumsum(step[::-1])[::-1], 0.0]  # the steps still to come, for each frame
+    last = np.r_[np.flatnonzero(run[1:] != run[:-1]), len(run) - 1]  # each run's last frame
+    return ts + after - after[last[np.searchsorted(last, np.arange(len(run)))]]  # this run's steps only
 
 
 def _continuous(t: np.ndarray) -> np.ndarray:
