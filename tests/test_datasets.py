@@ -98,13 +98,35 @@ def test_unknown_class_folder_and_empty_folders_are_clear(tmp_path):
         fer2013.load(tmp_path / "c")
 
 
+BREAKS = {  # a way to spoil a row, and what the error must say
+    "label": (lambda label, pixels, usage: f"{label + 7},{pixels},{usage}", "is not a class index"),
+    "square": (lambda label, pixels, usage: f"{label},{pixels} 5,{usage}", "do not make a square image"),
+    "range": (lambda label, pixels, usage: f"{label},256 {pixels[pixels.index(' ') + 1:]},{usage}", "0..255"),
+    "word": (lambda label, pixels, usage: f"{label},x {pixels[pixels.index(' ') + 1:]},{usage}", "integers"),
+    "fields": (lambda label, pixels, usage: f"{label}", "field(s)"),
+}
+row_strategy = st.tuples(st.integers(0, 6), st.integers(8, 16), st.integers(0, 255),
+                         st.sampled_from(["Training", "PublicTest", "PrivateTest"]),
+                         st.sampled_from([None, None, None, *BREAKS]))
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300))
-def test_any_csv_content_loads_or_gives_a_user_error(tmp_path_factory, text):
-    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
-    path.write_text("emotion,pixels,Usage\n" + text, encoding="utf-8")
-    try:
+@given(st.lists(row_strategy, min_size=1, max_size=6))
+def test_rows_load_as_written_or_the_first_bad_one_is_named(tmp_path_factory, rows):
+    """Rows of any square size and value are read back as written; a spoilt row is named by its line."""
+    lines, expected = [], []
+    for label, side, value, usage, broken in rows:
+        pixels = " ".join([str(value)] * (side * side))
+        lines.append(BREAKS[broken][0](label, pixels, usage) if broken else f"{label},{pixels},{usage}")
+        expected.append((label, value, broken))
+    path = write_csv(tmp_path_factory.mktemp("rows") / "f.csv", lines)
+    first_bad = next((i for i, (_, _, broken) in enumerate(expected) if broken), None)
+    if first_bad is None:
         data = fer2013.load(path)
-    except UserError:
-        return
-    assert data.images.shape[1:] == (48, 48) and len(data.images) == len(data.labels)
+        assert data.labels.tolist() == [label for label, _, _ in expected]
+        assert data.images.shape == (len(rows), 48, 48)
+        assert [int(img[24, 24]) for img in data.images] == [value for _, value, _ in expected]  # flat images stay flat
+    else:
+        with pytest.raises(UserError) as error:
+            fer2013.load(path)
+        assert f"f.csv:{first_bad + 2}:" in str(error.value) and BREAKS[expected[first_bad][2]][1] in str(error.value)

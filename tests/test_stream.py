@@ -277,6 +277,8 @@ def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
             width = driver.execute_script("return document.getElementById('stream').naturalWidth")
             count = driver.find_element("id", "count").text
             heading = driver.find_element("tag name", "h1").text
+            box = driver.execute_script("const r = document.getElementById('stream').getBoundingClientRect();"
+                                        "return [r.left, r.top, r.width, r.height, window.devicePixelRatio];")
             driver.save_screenshot(str(artifacts / "page.png"))
     finally:
         driver.quit()
@@ -285,7 +287,10 @@ def test_page_in_headless_chromium_shows_stream_faces_and_fps(tmp_path):
     assert count in ("0 faces", "1 face") or count.endswith(" faces") and int(count.split()[0]) > 1, count
     assert heading == f"pi-emotion {DEVICE}"
     shot = cv2.imread(str(artifacts / "page.png"))
-    assert shot is not None and shot.shape[1] >= 1000
+    left, top, w, h, scale = box
+    assert w > 100 and h > 75  # the picture takes room on the page
+    seen = shot[round(top * scale):round((top + h) * scale), round(left * scale):round((left + w) * scale)]
+    assert seen.size and seen.std() > 20  # and shows a picture there, not a blank box
 
 
 def test_history_is_kept_by_the_appliance_with_every_shown_label():
