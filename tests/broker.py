@@ -88,33 +88,50 @@ def make_certificates(directory: Path) -> Path:
 
 class Broker:
     def __init__(self, directory: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
-        self.port = free_port()
-        self.config = directory / f"mosquitto-{self.port}.conf"
+        self._port = free_port()
+        self.port_given = False
+        self.config = directory / f"mosquitto-{id(self)}.conf"
         # "user": a broker started as root would otherwise switch to user mosquitto, who cannot read our files.
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr", "log_type all",
-                 f"user {getpass.getuser()}"]
+        self._rest = ["persistence false", "log_dest stderr", "log_type all", f"user {getpass.getuser()}"]
         if tls:  # certificates from make_certificates(directory)
-            lines += [f"cafile {directory / 'ca.pem'}", f"certfile {directory / 'server.pem'}",
-                      f"keyfile {directory / 'server.key'}"]
+            self._rest += [f"cafile {directory / 'ca.pem'}", f"certfile {directory / 'server.pem'}",
+                           f"keyfile {directory / 'server.key'}"]
         if users:
             passwords = directory / "passwords"
             passwords.write_text("")
             for user, password in users.items():
                 subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
-            lines += ["allow_anonymous false", f"password_file {passwords}"]
+            self._rest += ["allow_anonymous false", f"password_file {passwords}"]
         else:
-            lines.append("allow_anonymous true")
-        self.config.write_text("\n".join(lines) + "\n")
+            self._rest.append("allow_anonymous true")
+        self.config.write_text(self._lines())
         self.proc: subprocess.Popen | None = None
         self.log: Lines | None = None
 
+    def _lines(self) -> str:
+        return "\n".join([f"listener {self._port} 127.0.0.1", *self._rest]) + "\n"
+
     def start(self) -> Broker:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stderr=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, text=True)
-        self.log = Lines(self.proc.stderr)
-        self.log.wait(lambda line: "running" in line or "Error" in line)
+        """Start on ``port``; a port taken meanwhile (``free_port`` only found it free) gets another one, as long
+        as no client has been told this one yet (``port_given``)."""
+        for _ in range(10):
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stderr=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, text=True)
+            self.log = Lines(self.proc.stderr)
+            self.log.wait(lambda line: "running" in line or "Error" in line)
+            if self.proc.poll() is None or self.port_given or not self.log.count(lambda ln: "in use" in ln):
+                break
+            self.proc.wait(30)
+            self._port = free_port()
+            self.config.write_text(self._lines())
         assert self.proc.poll() is None, "\n".join(self.log.lines)
+        self.port_given = True
         return self
+
+    @property
+    def port(self) -> int:
+        self.port_given = True
+        return self._port
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
