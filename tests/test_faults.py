@@ -368,7 +368,8 @@ def small_disk(tmp_path):
     mount.mkdir()
     proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
     if proc.returncode != 0:
-        why = "needs root to mount it; CI runs as root" if os.geteuid() else proc.stderr.decode().strip()
+        why = "needs root to mount it; CI runs as root" if os.geteuid() else \
+            f"this machine does not let even root mount: {proc.stderr.decode().strip()}"
         pytest.skip(f"a real full disk needs a 1 MB tmpfs, which cannot be mounted here ({why}); "
                     "/dev/full covers the events file")
     yield mount
