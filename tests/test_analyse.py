@@ -67,7 +67,9 @@ def test_an_unreadable_file_is_reported_and_skipped(tmp_path):
 def test_an_interrupted_batch_goes_on_where_it_stopped(one_job, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "pi_emotion", "analyse", *map(str, FILES), "-o", str(out), "--jobs", "1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=interactive_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Ctrl-C as at a terminal, even when this suite itself runs in the background (where SIGINT is ignored)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=interactive_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert wait_until(lambda: len(list((out / "parts").glob("*.json"))) >= 1)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
