@@ -1,10 +1,11 @@
 # make demo: set up and run on the bundled sample.  make test: set up and run the test suite.
+# make check-arm64 (as root): the appliance installed and run on arm64 under emulation; ONLY=bookworm or trixie.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test install install-test install-train clean
+.PHONY: demo test check-arm64 install install-test install-train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+check-arm64: install
+	deploy/check-arm64.sh --x86-python $(BIN)/python $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache *.egg-info

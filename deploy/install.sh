@@ -18,7 +18,8 @@ Usage: sudo deploy/install.sh [--dry-run] [--root DIR] [--no-apt] [--no-venv] [-
 
   --dry-run   print every action, change nothing
   --root DIR  lay the files down under DIR (or set DESTDIR); skips apt, users and systemctl
-  --no-apt    do not install Debian packages
+  --no-apt    do not install Debian packages (python3-picamera2, python3-systemd: Raspberry Pi OS
+              packages, not all in Debian); says so when it skips them
   --no-venv   do not create the virtual environment (files only)
   --no-start  install and enable the service, but do not start it now
 USAGE
@@ -61,6 +62,8 @@ if [ "$APT" -eq 1 ]; then
   say "Debian packages: camera stack, systemd bindings, venv"
   system_act apt-get update
   system_act apt-get install -y --no-install-recommends python3-venv python3-pip python3-picamera2 python3-systemd openssl
+else
+  say "skipping Debian packages (--no-apt): python3-picamera2 (the camera) and python3-systemd (the watchdog) are not installed"
 fi
 
 say "service user $SERVICE_USER (groups video, render)"

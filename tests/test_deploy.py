@@ -52,6 +52,7 @@ def test_install_into_a_staging_root_lays_down_the_files(tmp_path):
     assert oct(env.stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "opt/pi-emotion/README.md").exists()
     assert "(skipped in --root" in proc.stdout and "systemctl enable --now" in proc.stdout
+    assert "skipping Debian packages (--no-apt): python3-picamera2" in proc.stdout
     # a fresh install never streams without a password: a random one, said where, never printed
     password = re.fullmatch(r"PI_EMOTION_STREAM_PASSWORD=([A-Za-z0-9_-]{24})\n", env.read_text())[1]
     assert "sudo cat /etc/pi-emotion/environment" in proc.stdout and password not in proc.stdout + proc.stderr
@@ -225,3 +226,24 @@ def test_a_certificate_of_the_users_own_or_plain_http_is_left_alone(tmp_path):
     proc = sh(DEPLOY / "install.sh", "--root", tmp_path, "--no-apt", "--no-venv")
     assert proc.returncode == 0, proc.stderr
     assert conf.read_text() == "stream_allow_http = true\n" and not (tmp_path / "etc/pi-emotion/tls").exists()
+
+
+def as_unprivileged(*args) -> list[str]:
+    """A command run as an ordinary user: as root, through setpriv as nobody."""
+    if os.geteuid() != 0:
+        return list(map(str, args))
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *map(str, args)]
+
+
+def test_arm64_check_says_in_one_line_why_it_cannot_run():
+    script = DEPLOY / "check-arm64.sh"
+    proc = subprocess.run(as_unprivileged("bash", script, "--only", "bookworm", "--x86-python", sys.executable,
+                                          "--if-possible"), capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("arm64 check not run: it needs root") and len(proc.stdout.splitlines()) == 1
+    # without --if-possible it fails, saying why
+    proc = subprocess.run(as_unprivileged("bash", script, "--x86-python", sys.executable), capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 1 and "arm64 check cannot run here: it needs root" in proc.stderr
+    proc = sh(script, "--only", "jessie")
+    assert proc.returncode == 2 and "error: --only: 'jessie' is not bookworm or trixie" in proc.stderr
