@@ -1,5 +1,6 @@
 """Capture-thread ordering and dropping, ids and smoothing on the sample, and the bench's JSON schema."""
 
+import importlib.util
 import json
 import threading
 
@@ -90,9 +91,11 @@ def test_sample_pan_keeps_track_ids_and_smoothing_removes_single_frame_flips(tmp
 
 
 def test_bench_json_schema():
-    proc = run_cli("bench", "--frames", "30", "--json", "--no-reference", timeout=300)
+    proc = run_cli("bench", "--frames", "30", "--json", "--no-reference", "--threads", "2", "--cv-threads", "1",
+                   timeout=300)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
+    assert (report["model_threads"], report["cv_threads"]) == (2, 1)
     assert {"fps", "cpu_ms_per_frame", "stages", "faces_per_frame", "rss_mb", "startup_s"} <= set(report)
     assert report["frames"] == 30 and report["fps"] > 0 and report["rss_mb"] > 0 and report["startup_s"] > 0
     assert report["faces_per_frame"] == pytest.approx(2, abs=0.2)  # two people in the opening (sample.faces.json)
@@ -144,3 +147,8 @@ def test_bench_detectors_needs_ground_truth_and_known_names(tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(SAMPLE.read_bytes())
     assert_user_error(run_cli("bench", "--detectors", "yunet", "--source", clip), "ground truth")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fer") is not None, reason="fer is installed here")
+def test_bench_against_fer_says_how_to_install_it():
+    assert_user_error(run_cli("bench", "--peer", "fer", "--frames", "5"), "pip install --no-deps fer==25.10.3")

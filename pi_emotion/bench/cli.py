@@ -19,6 +19,8 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--config", type=Path, help="TOML config file whose settings to measure")
     p.add_argument("--detect-every", type=int, help="override the setting of that name")
     p.add_argument("--detect-width", type=int, help="override the setting of that name")
+    p.add_argument("--threads", type=int, help="override the setting of that name (model runtime threads)")
+    p.add_argument("--cv-threads", type=int, help="override the setting of that name (OpenCV threads)")
     p.add_argument("--keras", type=Path, help="Keras model for the tutorial reference "
                    "(default: models/emotion.keras when TensorFlow is installed)")
     p.add_argument("--no-reference", action="store_true", help="skip the tutorial reference")
@@ -49,6 +51,9 @@ def main(argv: list[str], parser_class) -> int:
                    help="instead: the cost model: work per stage in multiply-adds and pixels, how often each runs, "
                         "this machine's ms, and a projection for one core of a Raspberry Pi 4 and 5")
     p.add_argument("--faces", type=int, default=3, help="with --budget: faces in view (default 3)")
+    p.add_argument("--peer", choices=["fer"],
+                   help="instead: CPU per frame of this pipeline and of the fer package on the same frames of the "
+                        "bundled sample and six-person scene (or --source), measured in one run")
     a = p.parse_args(argv)
     if a.steady:
         return _steady(a, config)
@@ -62,6 +67,8 @@ def main(argv: list[str], parser_class) -> int:
         return _detectors(a, config)
     if a.frames < 1:
         raise UserError("--frames must be at least 1")
+    if a.peer:
+        return _peer(a, config)
     source = a.source or str(paths.SAMPLES / "sample.mp4")
     if not Path(source).is_file():
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
@@ -136,6 +143,18 @@ def _detectors(a, config) -> int:
     return 0
 
 
+def _peer(a, config) -> int:
+    from pi_emotion.bench.peer import format_peer, peer_rows
+
+    videos = [Path(a.source)] if a.source else [paths.SAMPLES / "sample.mp4", paths.SAMPLES / "scene.mp4"]
+    for video in videos:
+        if not video.is_file():
+            raise UserError(f"bench needs a video file: {video} not found (give --source)")
+    rows = peer_rows(lambda video: config.resolve({"source": str(video), **overrides(a)}, a.config), videos, a.frames)
+    print(json.dumps(rows) if a.json else format_peer(rows))
+    return 0
+
+
 def _steady(a, config) -> int:
     from pi_emotion.bench.steadiness import format_steadiness, steadiness_row
 
@@ -151,6 +170,7 @@ def _steady(a, config) -> int:
 
 def overrides(a) -> dict:
     """The settings given on the bench's own command line."""
-    given = (("detect_every", a.detect_every), ("detect_width", a.detect_width),
-             ("stream_tls_cert", a.stream_tls_cert), ("stream_tls_key", a.stream_tls_key))
+    given = (("detect_every", a.detect_every), ("detect_width", a.detect_width), ("threads", a.threads),
+             ("cv_threads", a.cv_threads), ("stream_tls_cert", a.stream_tls_cert),
+             ("stream_tls_key", a.stream_tls_key))
     return {key: value for key, value in given if value}
