@@ -16,8 +16,14 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 X86_PYTHON="${PYTHON:-$SRC/.venv/bin/python}"
 FRAMES=60
 IF_POSSIBLE=0
-# Packages the appliance needs beyond a minimal Debian: Python with venv, and the libraries OpenCV loads.
-INCLUDE="python3,python3-venv,libgl1,libglib2.0-0"
+# Packages the appliance needs beyond a minimal Debian: Python with venv, and the libraries OpenCV loads
+# (GLib is libglib2.0-0t64 from Trixie on, after Debian's 64-bit time transition).
+include_for() {
+  case "$1" in
+    bookworm) echo "python3,python3-venv,libgl1,libglib2.0-0" ;;
+    *) echo "python3,python3-venv,libgl1,libglib2.0-0t64" ;;
+  esac
+}
 
 usage() {
   cat <<USAGE
@@ -97,7 +103,7 @@ make_root() {
     unmount_under "$root"
     rm -rf "$root"
     say "$suite: making an arm64 root in $root (debootstrap, several minutes)"
-    if debootstrap --arch=arm64 --variant=minbase --include="$INCLUDE" "$suite" "$root" "$MIRROR" \
+    if debootstrap --arch=arm64 --variant=minbase --include="$(include_for "$suite")" "$suite" "$root" "$MIRROR" \
          >"$CACHE/$suite.debootstrap.log" 2>&1; then
       touch "$root/.complete"
       return
@@ -138,7 +144,9 @@ check_suite() {
   # Name resolution and this machine's certificate authorities, which pip inside needs to reach the registry.
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+  # /sys too: the model runtime reads the processor list there.
   mount -t proc proc "$root/proc"
+  mount -t sysfs sysfs "$root/sys"
   mount --bind /dev "$root/dev"
 
   t0=$SECONDS
