@@ -16,12 +16,13 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 X86_PYTHON="${PYTHON:-$SRC/.venv/bin/python}"
 FRAMES=60
 IF_POSSIBLE=0
-# Packages the appliance needs beyond a minimal Debian: Python with venv, and the libraries OpenCV loads
-# (GLib is libglib2.0-0t64 from Trixie on, after Debian's 64-bit time transition).
+# Packages the appliance and its installer need beyond a minimal Debian: Python with venv, the libraries
+# OpenCV loads (GLib is libglib2.0-0t64 from Trixie on, after Debian's 64-bit time transition), and openssl
+# for the browser view's certificate.
 include_for() {
   case "$1" in
-    bookworm) echo "python3,python3-venv,libgl1,libglib2.0-0" ;;
-    *) echo "python3,python3-venv,libgl1,libglib2.0-0t64" ;;
+    bookworm) echo "python3,python3-venv,libgl1,libglib2.0-0,openssl" ;;
+    *) echo "python3,python3-venv,libgl1,libglib2.0-0t64,openssl" ;;
   esac
 }
 
@@ -135,19 +136,28 @@ check_suite() {
   t0=$SECONDS
   make_root "$suite" "$root"
   local t_root=$((SECONDS - t0))
+  # A root cached before a package joined the list gets it now.
+  local packages
+  packages="$(include_for "$suite" | tr ',' ' ')"
+  mount -t proc proc "$root/proc"
+  mount --bind /dev "$root/dev"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # shellcheck disable=SC2086  # a list of package names
+  if ! in_root "$root" dpkg -s $packages >/dev/null 2>&1; then
+    say "$suite: adding $packages to the cached root"
+    in_root "$root" apt-get update -qq
+    # shellcheck disable=SC2086
+    in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >/dev/null
+  fi
 
   say "$suite: the checkout into /src, the installer staged into /stage"
   rm -rf "$root/src" "$root/stage" "$root/out"
   mkdir -p "$root/src" "$root/stage" "$root/out" "$root/etc/ssl/certs"
   (cd "$SRC" && git ls-files -z --cached --others --exclude-standard | tar --null --no-recursion -T - -cf -) |
     tar -xf - -C "$root/src"
-  # Name resolution and this machine's certificate authorities, which pip inside needs to reach the registry.
-  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # This machine's certificate authorities, which pip inside needs to reach the registry. Not /sys: with this
+  # machine's processor list there, the model runtime crashed under emulation on Trixie.
   cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-  # Not /sys: with this machine's processor list there, the model runtime crashed under emulation on Trixie;
-  # without it, it only says that it cannot read the list.
-  mount -t proc proc "$root/proc"
-  mount --bind /dev "$root/dev"
 
   t0=$SECONDS
   # The installer's own steps: architecture and release checks, venv, pinned packages, config, password.
