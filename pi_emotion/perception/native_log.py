@@ -14,9 +14,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
-# OpenCV's level for each of ours: its warnings and FFmpeg's errors only where ours would show too
-_OPENCV_LEVELS = {"debug": "LOG_LEVEL_INFO", "info": "LOG_LEVEL_WARNING", "warning": "LOG_LEVEL_ERROR",
-                  "error": "LOG_LEVEL_ERROR"}
+# OpenCV's level for each of ours (its LOG_LEVEL_INFO 4, WARNING 3, ERROR 2): its warnings and FFmpeg's errors
+# only where ours would show too
+_OPENCV_LEVELS = {"debug": 4, "info": 3, "warning": 2, "error": 2}
 _FFMPEG_QUIET = "-8"  # AV_LOG_QUIET, read by OpenCV's FFmpeg backend when it first starts
 
 
@@ -24,7 +24,9 @@ def follow_log_level(level: str) -> None:
     """Set OpenCV's (and its FFmpeg's) logging to match ours; call before the first video is opened."""
     import cv2
 
-    cv2.utils.logging.setLogLevel(getattr(cv2.utils.logging, _OPENCV_LEVELS[level]))
+    # OpenCV 4.11 (Bookworm's pin) has cv2.setLogLevel; 4.12 and later moved it to cv2.utils.logging.
+    set_level = getattr(getattr(cv2.utils, "logging", None), "setLogLevel", None) or cv2.setLogLevel
+    set_level(_OPENCV_LEVELS[level])
     if level in ("warning", "error"):
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", _FFMPEG_QUIET)
 
