@@ -112,7 +112,8 @@ make_root() {
     tail -n 5 "$CACHE/$suite.debootstrap.log" >&2
     [ "$attempt" -eq 1 ] && warn "$suite: debootstrap failed (log: $CACHE/$suite.debootstrap.log); trying once more"
   done
-  die "$suite: debootstrap failed twice; see $CACHE/$suite.debootstrap.log (network? mirror $MIRROR?)"
+  # A mirror out of reach says nothing about the appliance: with --if-possible that is "not run", not a failure.
+  unavailable "$suite: debootstrap failed twice; see $CACHE/$suite.debootstrap.log (network? mirror $MIRROR?)"
 }
 
 # Runs a command inside the root with a clean environment; the network settings pip needs pass through.
