@@ -67,3 +67,6 @@ def test_the_budget_counts_each_stage_at_the_settings():
     assert classify["work"] == pytest.approx(2 * 59.032064) and classify["per_second"] == 8  # mirrored; 2 faces x 4
     lo, hi = report["loop_pi4_ms_per_frame"]
     assert 0 < lo < hi
+    # the lores alternative converts the detection-sized picture, a quarter of the 640x480 frame's pixels
+    assert report["lores_instead_of_resize"]["work"] == pytest.approx(320 * 240 / 1e6)
+    assert stages["resize"]["work"] == pytest.approx(640 * 480 / 1e6)

@@ -102,9 +102,14 @@ def budget(settings, faces: int) -> dict:
     else:
         stages.append(Stage("detect", f"detect {dw}x{dh} (Haar)", "M px", dw * dh / mmac, detections,
                             _time(lambda: detector.detect(image, grey)), (0.0, 0.0)))
+    per_px = tuple(1000 / r for r in reversed(PIXEL_RATE_PI4))
     stages.append(Stage("resize", f"resize for detection {width}x{height}", "M px", width * height / mmac,
                         detections, _time(lambda: cv2.resize(image, (dw, dh), interpolation=cv2.INTER_AREA)),
-                        tuple(1000 / r for r in reversed(PIXEL_RATE_PI4))))
+                        per_px))
+    # On a Pi camera, detection could take picamera2's lores stream (YUV420 at the detection size) instead
+    # of the main frame scaled down: counted, not in the loop's sum, since it cannot be timed without a Pi.
+    lores = Stage("lores", f"lores YUV420 to BGR {dw}x{dh}", "M px", dw * dh / mmac, detections,
+                  _time(lambda: cv2.cvtColor(np.zeros((dh * 3 // 2, dw), np.uint8), cv2.COLOR_YUV2BGR_I420)), per_px)
     work = model_work(classifier.path)
     runs = 2 if classifier.tta else 1
     rate = min(settings.classify_rate or detections, detections)
@@ -123,7 +128,7 @@ def budget(settings, faces: int) -> dict:
             "classify_rate": settings.classify_rate, "model": classifier.path.name, "model_macs": work.macs,
             "tta": classifier.tta, "stages": [s.to_json(fps) for s in stages],
             "loop_pi4_ms_per_frame": [lo, hi], "loop_pi5_ms_per_frame": [lo / speed5[1], hi / speed5[0]],
-            "frame_ms": 1000 / fps, "sources": {k: v[1] for k, v in PI_SOURCES.items()}}
+            "frame_ms": 1000 / fps, "lores_instead_of_resize": lores.to_json(fps), "sources": {k: v[1] for k, v in PI_SOURCES.items()}}
 
 
 def format_budget(r: dict) -> str:
@@ -140,5 +145,9 @@ def format_budget(r: dict) -> str:
     lo5, hi5 = r["loop_pi5_ms_per_frame"]
     lines += ["", f"frame loop (all but the JPEG, which runs on its own thread): Pi 4 core {lo:.1f} - {hi:.1f} ms, "
                   f"Pi 5 core {lo5:.1f} - {hi5:.1f} ms, of {r['frame_ms']:.1f} ms a frame",
+              f"on a Pi camera, detection's input from the lores stream instead: {r['lores_instead_of_resize']['work']:.2f}"
+              f" M px converted against {next(s['work'] for s in r['stages'] if s['key'] == 'resize'):.2f} M px "
+              f"resized (here {r['lores_instead_of_resize']['here_ms']:.3f} ms a run; Pi 4 "
+              "{:.1f} - {:.1f} ms a frame)".format(*r['lores_instead_of_resize']['pi4_ms_per_frame']),
               "per-core figures from: " + "; ".join(f"{k}: {v}" for k, v in r["sources"].items())]
     return "\n".join(lines)
