@@ -94,12 +94,18 @@ def face(box=(10, 10, 40, 40)):
     return Face(box, "happy", 0.9, {"happy": 0.9, "sad": 0.1}, 1, "happy", 0.9)
 
 
-def test_events_rotate_at_the_size_limit_keeping_whole_files(tmp_path):
-    events = tmp_path / "events.jsonl"
-    writer = EventsWriter(events, max_bytes=4000, keep=2)
+def three_hundred_frames(events, keep: int) -> EventsWriter:
+    """300 one-face frames through a writer that rotates at 4000 bytes, closed."""
+    writer = EventsWriter(events, max_bytes=4000, keep=keep)
     for i in range(300):
         writer.write(None, FrameResult(i, i / 30, [face()]))
     writer.close()
+    return writer
+
+
+def test_events_rotate_at_the_size_limit_keeping_whole_files(tmp_path):
+    events = tmp_path / "events.jsonl"
+    writer = three_hundred_frames(events, keep=2)
     kept = [tmp_path / "events.jsonl.2", tmp_path / "events.jsonl.1", events]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in kept)
     assert writer.rotations > 3 and all(p.stat().st_size <= 4000 for p in kept)
@@ -110,10 +116,7 @@ def test_events_rotate_at_the_size_limit_keeping_whole_files(tmp_path):
 def test_a_rotation_keeps_the_file_it_just_filled_even_with_keep_zero(tmp_path):
     """The writer's own floor: the newest full file is never thrown away at a rotation."""
     events = tmp_path / "events.jsonl"
-    writer = EventsWriter(events, max_bytes=4000, keep=0)
-    for i in range(300):
-        writer.write(None, FrameResult(i, i / 30, [face()]))
-    writer.close()
+    three_hundred_frames(events, keep=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "events.jsonl.1"]
     frames = [e["frame"] for p in (tmp_path / "events.jsonl.1", events) for e in lines_of(p)]
     assert frames == list(range(frames[0], 300)) and len(frames) > len(lines_of(events))

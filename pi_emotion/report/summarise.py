@@ -156,15 +156,19 @@ class TrackRow:
     segments: list[tuple[float, float, int]]  # start, length, emotion index
 
 
+def _by_track(record: Record, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A series' faces ordered by track, then time: track ids, times on the plots' axis, emotion indices."""
+    order = np.lexsort((s.face_t, s.face_track))
+    return s.face_track[order], s.face_t[order] - _origin(record, s), s.face_emotion[order]
+
+
 def track_rows(record: Record, limit: int = TRACK_ROWS) -> tuple[list[TrackRow], int]:
     """The ``limit`` longest-seen faces as runs of one shown emotion; and how many faces there were in all."""
     candidates: list[tuple[float, TrackRow]] = []
     for s in record.series:
         if not len(s.face_t):
             continue
-        origin = _origin(record, s)
-        order = np.lexsort((s.face_t, s.face_track))
-        track, t, emotion = s.face_track[order], s.face_t[order] - origin, s.face_emotion[order]
+        track, t, emotion = _by_track(record, s)
         frame_dt = float(np.median(np.diff(s.frame_t))) if len(s.frame_t) > 1 else 1.0
         gap = max(2.0, 5 * frame_dt)  # unseen longer than this: the run breaks
         new_track = np.r_[True, track[1:] != track[:-1]]
@@ -226,9 +230,7 @@ def track_stats(record: Record) -> list[TrackStat]:
     for s in record.series:
         if not len(s.face_t):
             continue
-        origin = _origin(record, s)
-        order = np.lexsort((s.face_t, s.face_track))
-        track, t, emotion = s.face_track[order], s.face_t[order] - origin, s.face_emotion[order]
+        track, t, emotion = _by_track(record, s)
         starts = np.flatnonzero(np.r_[True, track[1:] != track[:-1]])
         ends = np.r_[starts[1:], len(track)]
         for a, b in sorted(zip(starts, ends), key=lambda ab: t[ab[0]]):
