@@ -361,6 +361,19 @@ def test_the_soak_verdict_judges_the_slope_of_the_second_half_per_hour_of_camera
     assert verdict(leaking_files, fps=30)["verdict"] == "GROWING"  # files pile up: no length needed to tell
 
 
+def test_the_soak_verdict_follows_each_camera_cycles_peak_not_the_sawtooth():
+    """Memory falls at each camera drop: a half that starts low and ends high is not growth."""
+    from pi_emotion.bench.soak import verdict
+
+    frames = np.arange(1, 41) * 1000  # 40 samples over 40,000 frames, the camera dropping every 4000
+    saw = 99 + 8 * ((frames - 1) % 4000) / 4000  # up 8 MB within a cycle, down at the drop
+    level = verdict(soak_samples(frames, saw), fps=30, cycle=4000)
+    assert level["verdict"] == "FLAT" and abs(level["growth_per_hour"]["rss_mb"]) < 1
+    assert verdict(soak_samples(frames, saw), fps=30)["verdict"] == "GROWING"  # every sample: misled by the saw
+    rising = verdict(soak_samples(frames, saw + 10.0 * frames / 30 / 3600), fps=30, cycle=4000)
+    assert rising["verdict"] == "GROWING" and rising["growth_per_hour"]["rss_mb"] == pytest.approx(10, abs=1.5)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 1 MB filesystem (tmpfs), where this machine lets us mount one."""

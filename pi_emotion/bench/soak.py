@@ -112,12 +112,33 @@ def _per_hour(samples: list[dict], key: str, fps: float) -> float:
     return round(float(np.polyfit(frames, y, 1)[0]) * fps * 3600, 2)
 
 
-def verdict(samples: list[dict], fps: float, churners: int = 3) -> dict:
-    """Growth over the second half of the samples: its spread, its slope per hour, and FLAT, GROWING or TOO SHORT."""
+def _cycle_peaks(samples: list[dict], cycle: int) -> list[dict]:
+    """The highest-memory sample of each camera cycle lying wholly within ``samples``.
+
+    Memory falls when the camera drops and is reopened, so a straight line through every
+    sample of a few cycles leans with where the half happens to start and end; a line
+    through each cycle's peak does not.
+    """
+    by_cycle: dict[int, list[dict]] = {}
+    for s in samples:
+        by_cycle.setdefault((s["frame"] - 1) // cycle, []).append(s)
+    whole = sorted(by_cycle)[1:-1]  # the first and last may be cut by the half's edges
+    return [max(by_cycle[c], key=lambda s: s["rss_mb"]) for c in whole]
+
+
+def verdict(samples: list[dict], fps: float, churners: int = 3, cycle: int = 0) -> dict:
+    """Growth over the second half of the samples: its spread, its slope per hour, and FLAT, GROWING or TOO SHORT.
+
+    With ``cycle`` (frames between camera drops) memory's slope is taken through each whole
+    cycle's peak, where the half holds at least three.
+    """
     second = samples[len(samples) // 2:]
     keys = ("rss_mb", "fds", "threads")
     growth = {k: round(max(s[k] for s in second) - min(s[k] for s in second), 1) for k in keys}
     per_hour = {k: _per_hour(second, k, fps) for k in keys}
+    peaks = _cycle_peaks(second, cycle) if cycle else []
+    if len(peaks) >= 3:
+        per_hour["rss_mb"] = _per_hour(peaks, "rss_mb", fps)
     bound = churners * 2 + 4  # each churning client may hold a socket and a server thread at a sampling instant
     judged_s = (second[-1]["frame"] - second[0]["frame"]) / fps
     if growth["fds"] > bound or growth["threads"] > bound or per_hour["rss_mb"] >= FLAT_MB_PER_HOUR:
@@ -183,7 +204,7 @@ def soak(settings, frames: int, churners: int = 3, paced: bool = True, trace: bo
     return {"frames": pipeline.stats.frames, "seconds": round(seconds, 1), "paced": paced, "fps": fps,
             "clients_served": counts["clients"], "client_errors": counts["errors"],
             "camera_drops": source.reconnects, "events_rotations": events.rotations, "samples": samples,
-            **verdict(samples, fps, churners), "grown_in_second_half": grown}
+            **verdict(samples, fps, churners, drop_every), "grown_in_second_half": grown}
 
 
 def format_soak(r: dict) -> str:
