@@ -114,6 +114,29 @@ class ScriptedGui:
             assert self.cond.wait_for(lambda: self.shown >= n, 30)
 
 
+class WatchedPause(threading.Event):
+    """The pause control, counting how often the frame loop has looked at it while it was set."""
+
+    def __init__(self):
+        super().__init__()
+        self.looks = 0
+        self.cond = threading.Condition()
+
+    def is_set(self):
+        paused = super().is_set()
+        if paused:
+            with self.cond:
+                self.looks += 1
+                self.cond.notify_all()
+        return paused
+
+    def wait_looks(self, n):
+        """Return once the loop has looked ``n`` more times and found itself paused."""
+        with self.cond:
+            target = self.looks + n
+            assert self.cond.wait_for(lambda: self.looks >= target, 30)
+
+
 def test_window_keys_save_pause_and_quit_a_real_run(tmp_path):
     from conftest import SAMPLE
 
@@ -121,7 +144,7 @@ def test_window_keys_save_pause_and_quit_a_real_run(tmp_path):
     from pi_emotion.runtime.app import build_classifier, build_detector, build_pipeline
     from pi_emotion.sources.video import VideoFileSource
 
-    gui, stop, pause = ScriptedGui(), threading.Event(), threading.Event()
+    gui, stop, pause = ScriptedGui(), threading.Event(), WatchedPause()
     window = WindowDisplay(stop, pause, tmp_path, gui=gui, clock=lambda: 0.0)
     settings = Settings(source=str(SAMPLE))
     source = VideoFileSource(SAMPLE)
@@ -146,7 +169,8 @@ def test_window_keys_save_pause_and_quit_a_real_run(tmp_path):
     gui.type("s")  # save what is on screen
     assert window.saved
     count = len(frames)
-    assert not stop.wait(0.3) and len(frames) <= count + 1  # paused: no frames taken (one may be in flight)
+    pause.wait_looks(5)  # the loop has come round five times since, and found itself paused each time
+    assert not stop.is_set() and len(frames) <= count + 1  # paused: no frames taken (one may be in flight)
     gui.type(" ")  # resume
     assert ran_on.wait(60)
     gui.type("q")
