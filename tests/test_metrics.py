@@ -142,5 +142,10 @@ def test_the_integrations_benchmark_measures_every_setup(tmp_path):
         rows = frame_loop_cost(settings, 20, local_broker(stack, tmp_path), 5.0, rounds=1)
     assert [r["setup"] for r in rows] == ["nothing", "MQTT", "/metrics at 5 Hz", "both"]
     assert all(r["cpu_ms_per_frame"] > 0 and r["fps"] > 0 for r in rows)
+    # each set-up measured what it names: MQTT's threads worked only where MQTT was on, scrapes only with /metrics
+    assert [r["mqtt_threads_ms_per_frame"] > 0 for r in rows] == [False, True, False, True]
+    assert [r["scrape_cpu_ms"] > 0 for r in rows] == [False, False, True, True]
+    assert rows[0]["extra_cpu_ms_per_frame"] == 0
     speed = report_speed(0.1, 0.02)
     assert speed["lines"] == 360 and speed["seconds"] > 0  # a line a second; the dense hour is at noon
+    assert speed["report_says"].startswith("report: 360 lines from 1 file(s)"), speed["report_says"]  # read them all
