@@ -57,7 +57,7 @@ def test_the_budget_counts_each_stage_at_the_settings():
     from conftest import SAMPLE
 
     from pi_emotion import config
-    from pi_emotion.bench.budget import budget
+    from pi_emotion.bench.budget import budget, format_budget
 
     report = budget(config.resolve({"source": str(SAMPLE), "classify_rate": 4.0, "detect_every": 3}, None), faces=2)
     stages = {s["key"]: s for s in report["stages"]}
@@ -70,3 +70,6 @@ def test_the_budget_counts_each_stage_at_the_settings():
     # the lores alternative converts the detection-sized picture, a quarter of the 640x480 frame's pixels
     assert report["lores_instead_of_resize"]["work"] == pytest.approx(320 * 240 / 1e6)
     assert stages["resize"]["work"] == pytest.approx(640 * 480 / 1e6)
+    text = format_budget(report)
+    assert "(59.0 M multiply-adds, twice: face and mirror)" in text
+    assert "lores stream instead: 0.08 M px converted against 0.31 M px resized" in text

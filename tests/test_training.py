@@ -9,6 +9,7 @@ import pytest
 from conftest import DATA, ROOT, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.datasets import fer2013
+from pi_emotion.errors import UserError
 from pi_emotion.training import augment, recipe
 from pi_emotion.training.recipe import BATCH, TrainOptions
 from pi_emotion.training.run_folder import RunFolder
@@ -16,7 +17,7 @@ from pi_emotion.training.run_folder import RunFolder
 FER_SAMPLE = DATA / "fer2013-sample.csv.gz"
 FIVE = "happy,sad,angry,surprise,neutral"
 # the whole recipe at once, so that every piece of state is exercised on resumption
-RECIPE = ("--limit", "256", "--arch", "small", "--camera", "0.5", "--erase", "0.5", "--mixup", "0.2",
+RECIPE = ("--limit", "256", "--arch", "small", "--camera", "0.5", "--erase", "0.5", "--turn", "0.5", "--mixup", "0.2",
           "--ema", "0.99", "--normalise", "stretch", "--optimizer", "sgd")
 ONE_THREAD = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -48,7 +49,7 @@ def epoch(faces, epoch_index=0, **kw):
 
 
 def test_an_epoch_is_a_pure_function_of_seed_and_epoch(faces):
-    full = {"camera": 0.5, "erase": 0.5, "mixup": 0.2, "normalise": "stretch"}
+    full = {"camera": 0.5, "erase": 0.5, "turn": 0.5, "mixup": 0.2, "normalise": "stretch"}
     a = epoch(faces, 3, **full)
     assert a.faces.shape == (len(faces[0]) // BATCH * BATCH, 48, 48, 1) and a.faces.dtype == np.float32
     b = epoch(faces, 3, **full)
@@ -70,6 +71,56 @@ def test_each_piece_of_augmentation_does_its_part(faces):
     erased = epoch(faces, rotate=0, zoom=0, shift=0, erase=1.0)
     changed = np.mean(erased.faces != still.faces, axis=(1, 2, 3))
     assert np.all(changed > 0.005) and np.all(changed < 0.3)
+    warped = epoch(faces, rotate=0, zoom=0, shift=0, turn=1.0)
+    moved = np.abs(warped.faces - still.faces).mean(axis=(1, 2, 3))
+    assert np.mean(moved > 1) > 0.8  # nearly every face warped (a few barely: drawn near frontal)
+
+
+def signed_turn(landmarks) -> float:
+    """``align.turn_of`` with its sign: positive when the nose lies right of the eyes' midline."""
+    (rx, ry), (lx, ly), (nx, ny) = landmarks[:3]
+    ex, ey = lx - rx, ly - ry
+    return ((nx - (rx + lx) / 2) * ex + (ny - (ry + ly) / 2) * ey) / (ex * ex + ey * ey)
+
+
+def test_the_turn_warp_turns_a_real_face_as_the_detector_measures_it():
+    """A real frontal face, warped, is seen by YuNet as turned towards the far side, more for a larger warp."""
+    import cv2
+
+    from pi_emotion.perception import detectors
+
+    yunet = detectors.create("yunet")
+    grey = cv2.cvtColor(cv2.imread(str(DATA / "obama-480p.jpg")), cv2.COLOR_BGR2GRAY)
+    (face,) = yunet.detect_picture(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), grey)
+    x, y, w, h = face.box
+    side = int(1.3 * w)  # a square around the face, with some margin as FER2013's faces have
+    top, left = y + (h - side) // 2, x + (w - side) // 2
+    crop = grey[top:top + side, left:left + side]
+
+    def seen(midline: float) -> float:
+        canvas = grey.copy()  # the warped face back in its photo
+        canvas[top:top + side, left:left + side] = augment.turned(crop, midline, augment.TURN_FAR_HEIGHT)
+        (found,) = yunet.detect_picture(cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), canvas)
+        return signed_turn(found.landmarks)
+
+    most = augment.TURN_MIDLINE
+    turns = [seen(m) for m in (-most, -most / 2, 0.0, most / 2, most)]
+    assert turns == sorted(turns)  # the nose follows the midline, step by step
+    # about a tenth of an eye distance either way at the most: from the frontal third into the most turned one
+    assert turns[0] < turns[2] - 0.07 and turns[-1] > turns[2] + 0.07
+    assert abs(turns[2] - signed_turn(face.landmarks)) < 0.1  # no warp: about as the photo is
+
+
+def test_a_run_recorded_before_an_option_existed_resumes_with_its_default(tmp_path):
+    defaults = TrainOptions(Path(), Path()).identity()
+    folder = RunFolder(tmp_path / "run")
+    try:
+        folder.write_options({k: v for k, v in defaults.items() if k != "turn"})  # an older run's record
+        folder.check_options(defaults, defaults)
+        with pytest.raises(UserError, match="turn 0.0 \\(now 0.5\\)"):
+            folder.check_options({**defaults, "turn": 0.5}, defaults)
+    finally:
+        folder.close()
 
 
 def test_pause_rules():

@@ -128,13 +128,15 @@ def budget(settings, faces: int) -> dict:
             "classify_rate": settings.classify_rate, "model": classifier.path.name, "model_macs": work.macs,
             "tta": classifier.tta, "stages": [s.to_json(fps) for s in stages],
             "loop_pi4_ms_per_frame": [lo, hi], "loop_pi5_ms_per_frame": [lo / speed5[1], hi / speed5[0]],
-            "frame_ms": 1000 / fps, "lores_instead_of_resize": lores.to_json(fps), "sources": {k: v[1] for k, v in PI_SOURCES.items()}}
+            "frame_ms": 1000 / fps, "lores_instead_of_resize": lores.to_json(fps),
+            "sources": {k: v[1] for k, v in PI_SOURCES.items()}}
 
 
 def format_budget(r: dict) -> str:
+    twice = ", twice: face and mirror" if r["tta"] else ""
     lines = [f"{r['faces']} faces at {r['fps']:g} fps, detection every {r['detect_every']} frames, "
              f"{r['classify_rate']:g} classifications a face a second, model {r['model']} "
-             f"({r['model_macs'] / 1e6:.1f} M multiply-adds{', twice: face and mirror' if r['tta'] else ''})", "",
+             f"({r['model_macs'] / 1e6:.1f} M multiply-adds{twice})", "",
              f"{'stage':<34}{'work/run':>14}{'runs/s':>8}{'here ms/run':>12}{'here ms/fr':>11}{'Pi 4 ms/frame':>16}"]
     for s in r["stages"]:
         lo, hi = s["pi4_ms_per_frame"]
@@ -143,11 +145,12 @@ def format_budget(r: dict) -> str:
                      f"{s['here_ms_per_frame']:>11.3f}{pi4:>16}")
     lo, hi = r["loop_pi4_ms_per_frame"]
     lo5, hi5 = r["loop_pi5_ms_per_frame"]
+    lores = r["lores_instead_of_resize"]
     lines += ["", f"frame loop (all but the JPEG, which runs on its own thread): Pi 4 core {lo:.1f} - {hi:.1f} ms, "
                   f"Pi 5 core {lo5:.1f} - {hi5:.1f} ms, of {r['frame_ms']:.1f} ms a frame",
-              f"on a Pi camera, detection's input from the lores stream instead: {r['lores_instead_of_resize']['work']:.2f}"
+              f"on a Pi camera, detection's input from the lores stream instead: {lores['work']:.2f}"
               f" M px converted against {next(s['work'] for s in r['stages'] if s['key'] == 'resize'):.2f} M px "
-              f"resized (here {r['lores_instead_of_resize']['here_ms']:.3f} ms a run; Pi 4 "
-              "{:.1f} - {:.1f} ms a frame)".format(*r['lores_instead_of_resize']['pi4_ms_per_frame']),
+              f"resized (here {lores['here_ms']:.3f} ms a run; Pi 4 "
+              "{:.1f} - {:.1f} ms a frame)".format(*lores['pi4_ms_per_frame']),
               "per-core figures from: " + "; ".join(f"{k}: {v}" for k, v in r["sources"].items())]
     return "\n".join(lines)

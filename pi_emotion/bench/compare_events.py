@@ -107,7 +107,8 @@ def compare(reference: dict[int, list[dict]], other: dict[int, list[dict]]) -> C
             result.box_diff = max(result.box_diff, box_diff(a, b))
             result.same_label += a.get("raw_emotion") == b.get("raw_emotion")
             scores = a.get("scores", {}), b.get("scores", {})
-            result.score_diff = max([result.score_diff, *(abs(v - scores[1].get(k, 0.0)) for k, v in scores[0].items())])
+            diffs = (abs(v - scores[1].get(k, 0.0)) for k, v in scores[0].items())
+            result.score_diff = max([result.score_diff, *diffs])
     return result
 
 

@@ -20,6 +20,10 @@ from pi_emotion.training.recipe import BATCH, TrainOptions
 CONTRAST, BRIGHTNESS = 0.3, 0.2  # light jitter of every face: contrast factor 1 +/- 0.3, offset +/- 0.2 * 255
 CHUNK = 1024  # faces augmented at a time
 ERASE_AREA, ERASE_ASPECT = (0.02, 0.25), (0.3, 3.3)  # of the face's area; height / width
+# A turned face, approximated in 2-D: its vertical midline moves up to this share of the
+# width towards the far side, which is squeezed across and shrinks in height by up to
+# TURN_FAR_HEIGHT; the near side widens.
+TURN_MIDLINE, TURN_FAR_HEIGHT = 0.15, 0.1
 
 
 @dataclass
@@ -42,6 +46,37 @@ def geometry(faces: np.ndarray, rng: np.random.Generator, o: TrainOptions) -> np
         m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle[i], scale[i])
         m[:, 2] += (dx[i], dy[i])
         out[i] = cv2.warpAffine(face, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return out
+
+
+def turned(face: np.ndarray, midline: float, far_height: float) -> np.ndarray:
+    """``face`` as if turned: its midline moved by ``midline`` of the width (negative: left), the far side shortened.
+
+    Each output column ``u`` (0..1 across) samples source column ``u + a u (1 - u)``: smooth,
+    monotonic while ``|a| <= 1``, fixed at both edges, with ``a`` set so that the source's
+    middle lands at ``0.5 + midline``. Borders are filled by reflection.
+    """
+    h, w = face.shape
+    u = (np.arange(w, dtype=np.float32) + 0.5) / w
+    a = -midline / (0.25 - midline * midline)
+    source_x = (u + a * u * (1 - u)) * w - 0.5
+    far = 1 - u if midline < 0 else u  # 1 at the far edge
+    height = 1 - far_height * far
+    cy = (h - 1) / 2
+    source_y = cy + (np.arange(h, dtype=np.float32)[:, None] - cy) / height[None, :]
+    map_x = np.broadcast_to(source_x[None, :], (h, w)).astype(np.float32)
+    return cv2.remap(face, map_x, source_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def turn(faces: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """A ``share`` of the faces turned a little to a random side (``turned``), by a random amount."""
+    n = len(faces)
+    pick = rng.random(n) < share
+    midline = rng.uniform(-TURN_MIDLINE, TURN_MIDLINE, n)
+    far_height = rng.uniform(0, TURN_FAR_HEIGHT, n)
+    out = faces.copy()
+    for i in np.flatnonzero(pick):
+        out[i] = turned(faces[i], midline[i], far_height[i])
     return out
 
 
@@ -104,7 +139,10 @@ def make_epoch(faces: np.ndarray, targets: np.ndarray, weights: np.ndarray, o: T
     order = rng.permutation(len(faces))[: steps * BATCH]
     x = np.empty((len(order), *faces.shape[1:], 1), np.float32)
     for start in range(0, len(order), CHUNK):  # in chunks, so each step works in the CPU's cache
-        chunk = light(geometry(faces[order[start:start + CHUNK]], rng, o), rng)
+        chunk = geometry(faces[order[start:start + CHUNK]], rng, o)
+        if o.turn:
+            chunk = turn(chunk, rng, o.turn)
+        chunk = light(chunk, rng)
         if o.camera:
             chunk = camera(chunk, rng, o.camera)
         chunk = normalise(chunk)

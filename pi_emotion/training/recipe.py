@@ -49,6 +49,7 @@ class TrainOptions:
     shift: float = 0.1  # fraction of the side, either way: a random crop of the reflect-padded face
     camera: float = 0.0  # fraction of faces put through camera conditions (dim, small, noisy, JPEG)
     erase: float = 0.0  # fraction of faces with a random rectangle erased
+    turn: float = 0.0  # fraction of faces warped as if turned a little to one side
     mixup: float = 0.0  # alpha of the Beta distribution of mixup; 0: none
     normalise: str = "none"  # per-crop preprocessing, a key of preprocess.NORMALISERS, recorded in the metadata
     # weights
@@ -95,6 +96,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera", type=float, default=d.camera,
                    help="fraction of faces made dim, flat, small, blurred, noisy and JPEG-compressed")
     p.add_argument("--erase", type=float, default=d.erase, help="fraction of faces with a random rectangle erased")
+    p.add_argument("--turn", type=float, default=d.turn,
+                   help="fraction of faces warped as if turned a little to one side")
     p.add_argument("--mixup", type=float, default=d.mixup, help="mixup alpha (0: off; 0.2 is usual)")
     p.add_argument("--normalise", choices=tuple(NORMALISERS), default=d.normalise,
                    help="per-crop preprocessing, applied the same way by the appliance")
@@ -131,7 +134,8 @@ def check(o: TrainOptions) -> None:
                                 ("weight-decay", o.weight_decay, 0, 1), ("warmup", o.warmup, 0, 1000),
                                 ("label-smoothing", o.label_smoothing, 0, 0.5), ("rotate", o.rotate, 0, 45),
                                 ("zoom", o.zoom, 0, 0.5), ("shift", o.shift, 0, 0.3), ("camera", o.camera, 0, 1),
-                                ("erase", o.erase, 0, 1), ("mixup", o.mixup, 0, 10), ("ema", o.ema, 0, 0.99999),
+                                ("erase", o.erase, 0, 1), ("turn", o.turn, 0, 1), ("mixup", o.mixup, 0, 10),
+                                ("ema", o.ema, 0, 0.99999),
                                 ("teacher-weight", o.teacher_weight, 0, 1), ("patience", o.patience, 0, 10000),
                                 ("limit", o.limit, 0, 10**9), ("stop-after", o.stop_after, 0, 10**6),
                                 ("time-budget", o.time_budget, 0, 10**6)):

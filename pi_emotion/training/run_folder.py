@@ -97,11 +97,15 @@ class RunFolder:
     def write_options(self, identity: dict) -> None:
         (self.path / OPTIONS).write_text(json.dumps(identity, indent=2) + "\n")
 
-    def check_options(self, identity: dict) -> None:
-        """A resumed run must be the same run: same recipe, network and seed."""
+    def check_options(self, identity: dict, defaults: dict) -> None:
+        """A resumed run must be the same run: same recipe, network and seed.
+
+        An option missing from the run's record came after the run started, which ran
+        with its default (``defaults``): the run's own record is never rewritten.
+        """
         path = self.path / OPTIONS
         try:
-            saved = json.loads(path.read_text())
+            saved = {**defaults, **json.loads(path.read_text())}
         except (OSError, ValueError):
             raise UserError(f"{path} is missing or unreadable; cannot tell how this run was started") from None
         differ = [k for k in sorted(set(saved) | set(identity)) if saved.get(k) != identity.get(k)]

@@ -163,7 +163,7 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
     if folder.has_checkpoint():
         if not o.resume:
             raise UserError(f"{o.out} already holds a run: add --resume to continue it, or choose another --out")
-        folder.check_options(o.identity())
+        folder.check_options(o.identity(), TrainOptions(o.data, o.out).identity())
         ckpt = folder.load()
     elif o.resume:
         folder.log(f"no checkpoint in {o.out}: starting a new run")
