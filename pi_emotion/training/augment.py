@@ -1,7 +1,7 @@
 """One training epoch's faces, targets and weights, drawn from the epoch's own seed.
 
 Everything random in an epoch comes from a generator seeded with ``(seed, epoch)``: the
-order, the geometry, the light, the camera conditions, the erased rectangles and the
+order, the geometry, the turns, the light, the camera conditions, the erased rectangles and the
 mixup pairs. An interrupted run therefore resumes with exactly the augmentation it would
 have had, with no generator state to save. NumPy and OpenCV only.
 """
