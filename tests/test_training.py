@@ -245,3 +245,26 @@ def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_pa
     # the mirror changes what the teacher says, so the average is not either view alone
     single = views[0] / views[0].sum(axis=1, keepdims=True)
     assert np.abs(probs - single).max() > 0.05
+
+
+def test_training_curves_read_both_history_layouts_and_draw_them(tmp_path, capsys):
+    import cv2
+
+    from pi_emotion.training import curves
+
+    keras_log = curves.read_curve(ROOT / "models/training/base-history.csv")  # epochs from 0, no copy
+    assert keras_log.label == "base" and keras_log.epochs[0] == 1 and len(keras_log.epochs) == 75
+    assert keras_log.camera == [] and max(keras_log.clean) == pytest.approx(0.67391, abs=1e-5)
+    run = curves.read_curve(ROOT / "models/training/student")  # a run folder
+    assert run.label == "student" and len(run.camera) == len(run.clean) == 60
+    assert run.clean[-1] == pytest.approx(0.64224) and run.camera[-1] == pytest.approx(0.54806)
+    out = tmp_path / "curves.png"
+    assert curves.main([str(ROOT / "models/training/student"), str(ROOT / "models/training/base-history.csv"),
+                        "-o", str(out)]) == 0
+    picture = cv2.imread(str(out))
+    assert picture.shape == (495, 880, 3) and picture.std() > 10  # drawn, not blank
+    (tmp_path / "other.csv").write_text("frame,faces\n1,2\n")
+    for bad, words in (("missing.csv", "No such file"), ("other.csv", "not a training history")):
+        assert curves.main([str(tmp_path / bad), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and words in err and err.count("\n") == 1
