@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,18 @@ def test_bench_detectors_needs_ground_truth_and_known_names(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("fer") is not None, reason="fer is installed here")
 def test_bench_against_fer_says_how_to_install_it():
     assert_user_error(run_cli("bench", "--peer", "fer", "--frames", "5"), "pip install --no-deps fer==25.10.3")
+
+
+def test_bench_compares_models_on_the_same_crops_with_work_from_the_files():
+    proc = run_cli("bench", "--models", "emotion,emotion-5class", "--frames", "20", "--json", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [(Path(r["model"]).name, r["mirror"]) for r in rows] == [
+        ("emotion.tflite", False), ("emotion.tflite", True), ("emotion-5class.tflite", False),
+        ("emotion-5class.tflite", True)]
+    five = 59_032_064 - 512 * 2  # the same network, its 512 features into two outputs fewer
+    assert [r["macs_as_run"] for r in rows] == [59_032_064, 2 * 59_032_064, five, 2 * five]
+    assert [round(r["work_ratio"], 4) for r in rows] == [0.5, 1.0, 0.5, 1.0]
+    assert rows[1]["time_ratio"] == 1.0 and all(r["ms_per_face"] > 0 and r["faces"] == 3 for r in rows)
+    assert_user_error(run_cli("bench", "--models", "emotion,nothing"), "nothing.tflite", "not found")
+    assert_user_error(run_cli("bench", "--models", "emotion", "--faces", "7"), "no frame shows 7 faces")

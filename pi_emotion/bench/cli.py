@@ -50,7 +50,11 @@ def main(argv: list[str], parser_class) -> int:
     p.add_argument("--budget", action="store_true",
                    help="instead: the cost model: work per stage in multiply-adds and pixels, how often each runs, "
                         "this machine's ms, and a projection for one core of a Raspberry Pi 4 and 5")
-    p.add_argument("--faces", type=int, default=3, help="with --budget: faces in view (default 3)")
+    p.add_argument("--faces", type=int, default=3, help="with --budget or --models: faces in view (default 3)")
+    p.add_argument("--models", metavar="MODEL,MODEL",
+                   help="instead: latency per face of these TFLite models (paths or shipped names) on the same real "
+                        "crops, alternating in one run, once and with the mirror; the first is the reference "
+                        "(--faces a batch, --frames rounds; the six-person scene unless --source)")
     p.add_argument("--peer", choices=["fer"],
                    help="instead: CPU per frame of this pipeline and of the fer package on the same frames of the "
                         "bundled sample and six-person scene (or --source), measured in one run")
@@ -69,6 +73,8 @@ def main(argv: list[str], parser_class) -> int:
         raise UserError("--frames must be at least 1")
     if a.peer:
         return _peer(a, config)
+    if a.models:
+        return _models(a, config)
     source = a.source or str(paths.SAMPLES / "sample.mp4")
     if not Path(source).is_file():
         raise UserError(f"bench needs a video file: {source} not found (give --source)")
@@ -140,6 +146,19 @@ def _detectors(a, config) -> int:
             flags = {"source": str(video), "detector": name, **overrides(a)}
             rows.append(detection_row(config.resolve(flags, a.config), video))
     print(json.dumps(rows) if a.json else format_rows(rows))
+    return 0
+
+
+def _models(a, config) -> int:
+    from pi_emotion.bench.models import compare_models, format_models
+
+    video = Path(a.source) if a.source else paths.SAMPLES / "scene.mp4"
+    if not video.is_file():
+        raise UserError(f"bench needs a video file: {video} not found (give --source)")
+    settings = config.resolve(overrides(a), a.config)
+    rows = compare_models([paths.model_path(m) for m in a.models.split(",")], video, a.faces, a.frames,
+                          settings.threads)
+    print(json.dumps(rows) if a.json else format_models(rows))
     return 0
 
 
