@@ -71,9 +71,19 @@ def test_each_piece_of_augmentation_does_its_part(faces):
     erased = epoch(faces, rotate=0, zoom=0, shift=0, erase=1.0)
     changed = np.mean(erased.faces != still.faces, axis=(1, 2, 3))
     assert np.all(changed > 0.005) and np.all(changed < 0.3)
-    warped = epoch(faces, rotate=0, zoom=0, shift=0, turn=1.0)
-    moved = np.abs(warped.faces - still.faces).mean(axis=(1, 2, 3))
+    images = faces[0][:200]
+    moved = np.abs(augment.turn(images, np.random.default_rng(0), 1.0).astype(float) - images).mean(axis=(1, 2))
     assert np.mean(moved > 1) > 0.8  # nearly every face warped (a few barely: drawn near frontal)
+    assert np.array_equal(augment.turn(images, np.random.default_rng(0), 0.0), images)
+
+
+def test_without_turn_an_epoch_draws_exactly_as_before_turn_existed(faces, monkeypatch):
+    """Runs started before --turn existed resume with the same augmentation: no turn, no draws for it."""
+    def never(*args):
+        raise AssertionError("turn drawn for a run without --turn")
+
+    monkeypatch.setattr(augment, "turn", never)
+    epoch(faces, camera=0.5, erase=0.5, mixup=0.2)
 
 
 def signed_turn(landmarks) -> float:
@@ -99,7 +109,8 @@ def test_the_turn_warp_turns_a_real_face_as_the_detector_measures_it():
 
     def seen(midline: float) -> float:
         canvas = grey.copy()  # the warped face back in its photo
-        canvas[top:top + side, left:left + side] = augment.turned(crop, midline, augment.TURN_FAR_HEIGHT)
+        far_height = augment.TURN_FAR_HEIGHT if midline else 0.0  # no warp at all in the middle
+        canvas[top:top + side, left:left + side] = augment.turned(crop, midline, far_height)
         (found,) = yunet.detect_picture(cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), canvas)
         return signed_turn(found.landmarks)
 
@@ -266,5 +277,9 @@ def test_training_curves_read_both_history_layouts_and_draw_them(tmp_path, capsy
     (tmp_path / "other.csv").write_text("frame,faces\n1,2\n")
     for bad, words in (("missing.csv", "No such file"), ("other.csv", "not a training history")):
         assert curves.main([str(tmp_path / bad), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and words in err and err.count("\n") == 1
+    for where, words in ((tmp_path / "no" / "curves.png", "No such file"), (tmp_path / "curves.pngx", "pngx")):
+        assert curves.main([str(ROOT / "models/training/student"), "-o", str(where)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and words in err and err.count("\n") == 1

@@ -155,9 +155,13 @@ def _models(a, config) -> int:
     video = Path(a.source) if a.source else paths.SAMPLES / "scene.mp4"
     if not video.is_file():
         raise UserError(f"bench needs a video file: {video} not found (give --source)")
+    names = a.models.split(",")
+    if not all(names):
+        raise UserError(f"--models: give model names or paths separated by commas, not {a.models!r}")
+    if a.faces < 1:
+        raise UserError("--faces must be at least 1")
     settings = config.resolve(overrides(a), a.config)
-    rows = compare_models([paths.model_path(m) for m in a.models.split(",")], video, a.faces, a.frames,
-                          settings.threads)
+    rows = compare_models([paths.model_path(m) for m in names], video, a.faces, a.frames, settings.threads)
     print(json.dumps(rows) if a.json else format_models(rows))
     return 0
 

@@ -12,44 +12,41 @@ import statistics
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pi_emotion.errors import UserError
 from pi_emotion.perception.classify import EmotionClassifier
 from pi_emotion.perception.detectors import create as create_detector
 from pi_emotion.perception.model_work import model_work
+from pi_emotion.sources.video import VideoFileSource
 
 WARMUP = 20  # rounds not timed: the runtime's first invokes allocate and pack weights
 
 
 def real_faces(video: Path, faces: int) -> tuple[np.ndarray, list]:
     """The first frame of ``video`` in which YuNet finds at least ``faces`` faces, and those faces."""
-    cap = cv2.VideoCapture(str(video))
+    source = VideoFileSource(video)
     detector = create_detector("yunet")
     try:
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                raise UserError(f"{video}: no frame shows {faces} faces; give fewer (--faces) or another --source")
-            found = detector.detect(image, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+        while (frame := source.read()) is not None:
+            found = detector.detect(frame.image, frame.grey)
             if len(found) >= faces:
-                return image, found[:faces]
+                return frame.image, found[:faces]
     finally:
-        cap.release()
+        source.close()
+    raise UserError(f"{video}: no frame shows {faces} faces; give fewer (--faces) or another --source")
 
 
 def compare_models(models: list[Path], video: Path, faces: int, rounds: int, threads: int) -> list[dict]:
     """One row per model and way of running it: ms per face (mean, p95), and time and work as shares of the
     first model run with the mirror."""
-    if faces < 1 or rounds < 1:
-        raise UserError("--faces and --frames must be at least 1")
     image, found = real_faces(video, faces)
     runs = []
     for path in models:
         for mirror in (False, True):
-            classifier = EmotionClassifier(path, threads, tta=mirror)
+            classifier = EmotionClassifier(path, threads, tta=mirror)  # says which model is missing or broken
             runs.append((path, mirror, classifier, classifier.crops(image, found)))
+    work = {path: model_work(path) for path in models}
     times: list[list[float]] = [[] for _ in runs]
     for round_ in range(WARMUP + rounds):
         for i, (_, _, classifier, crops) in enumerate(runs):
@@ -59,10 +56,10 @@ def compare_models(models: list[Path], video: Path, faces: int, rounds: int, thr
                 times[i].append((time.perf_counter() - t0) * 1000 / faces)
     rows = []
     for (path, mirror, _, _), ms in zip(runs, times):
-        work = model_work(path)
+        macs, params = work[path].macs, work[path].params
         rows.append({"model": str(path), "mirror": mirror, "faces": faces, "ms_per_face": statistics.fmean(ms),
-                     "p95_ms_per_face": float(np.percentile(ms, 95)), "macs": work.macs,
-                     "macs_as_run": work.macs * (2 if mirror else 1), "params": work.params})
+                     "p95_ms_per_face": float(np.percentile(ms, 95)), "macs": macs,
+                     "macs_as_run": macs * (2 if mirror else 1), "params": params})
     reference = rows[1]  # the first model with the mirror: how the appliance runs its default model today
     for row in rows:
         row["time_ratio"] = row["ms_per_face"] / reference["ms_per_face"]

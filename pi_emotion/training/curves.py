@@ -1,7 +1,7 @@
 """Training curves: PublicTest accuracy per epoch of several runs, drawn from their history files.
 
 ``python -m pi_emotion.training.curves RUN [RUN ...] -o curves.png`` draws the model card's
-figure. A run is a run folder (its ``history.csv``) or a history file, in either layout
+training curves (``models/curves.png``). A run is a run folder (its ``history.csv``) or a history file, in either layout
 the project has written: ``pi-emotion train``'s (epochs from 1, with the camera-condition
 copy) or the earlier Keras log's (epochs from 0, PublicTest only). Needs matplotlib (the
 ``train`` extra).
@@ -67,8 +67,12 @@ def plot(curves: list[Curve], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:  # a missing folder; a suffix matplotlib cannot write
+        raise UserError(f"cannot write {path}: {exc}") from None
+    finally:
+        plt.close(fig)
 
 
 def main(argv: list[str]) -> int:

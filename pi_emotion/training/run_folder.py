@@ -106,7 +106,7 @@ class RunFolder:
         path = self.path / OPTIONS
         try:
             saved = {**defaults, **json.loads(path.read_text())}
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError):  # TypeError: JSON, but not an object
             raise UserError(f"{path} is missing or unreadable; cannot tell how this run was started") from None
         differ = [k for k in sorted(set(saved) | set(identity)) if saved.get(k) != identity.get(k)]
         if differ:
