@@ -238,6 +238,57 @@ def test_a_five_class_model_trains_converts_and_runs_in_the_appliance(tmp_path):
     assert faces and all(set(f["scores"]) == set(FIVE.split(",")) for f in faces)
 
 
+@needs_tf
+def test_a_narrower_network_starts_from_the_strongest_channels_and_computes_the_same(tmp_path):
+    """Silence a wide network's weakest channels: narrowed to the rest, it must give the same outputs."""
+    from pi_emotion.training import narrow
+    from pi_emotion.training.network import build
+
+    rng = np.random.default_rng(3)
+    wide, thin = build(8, (16, 32)), build(5, (10, 20))
+    for layer in wide.layers:
+        layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    made, _ = narrow.channel_groups(wide)
+    silent = {}  # group -> channels it drops: the same ones in every batch norm of a residual group
+    for layer in wide.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            n_thin = thin.get_layer(layer.name).gamma.shape[0]
+            drop = silent.setdefault(made[layer.name], rng.permutation(len(gamma))[: len(gamma) - n_thin])
+            gamma[drop], beta[drop] = 0, 0
+            layer.set_weights([gamma, beta, mean, np.abs(var) + 0.1])
+    assert set(silent) == {"stem1", "stem2", "block1_sep1", "block1_sep2", "block2_sep1", "block2_sep2"}
+
+    weights, narrowed = narrow.narrowed_weights(thin, wide)
+    assert narrowed == len(weights) == sum(1 for layer in thin.layers if layer.weights)
+    for layer in thin.layers:
+        if layer.weights:
+            layer.set_weights(weights[layer.name])
+    x = rng.uniform(0, 255, (4, 48, 48, 1)).astype(np.float32)
+    assert np.allclose(thin.predict(x, verbose=0), wide.predict(x, verbose=0), atol=1e-5)
+    # keeping any other channels breaks it: the choice is the strongest, not the first
+    first = build(5, (10, 20))
+    wide_first = {layer.name: layer for layer in wide.layers}
+    for layer in first.layers:
+        if layer.weights:
+            layer.set_weights([w[tuple(slice(0, n) for n in t.shape)] for w, t in
+                               zip(wide_first[layer.name].get_weights(), layer.weights)])
+    assert not np.allclose(first.predict(x, verbose=0), wide.predict(x, verbose=0), atol=1e-3)
+
+
+@needs_tf
+def test_a_network_of_another_shape_gets_only_the_layers_that_fit_whole():
+    from pi_emotion.training import narrow
+    from pi_emotion.training.network import build
+
+    wide, deeper, five = build(8, (16, 32)), build(8, (16, 32, 64)), build(8, (16, 32), num_classes=5)
+    weights, narrowed = narrow.narrowed_weights(deeper, wide)
+    assert narrowed == 0 and "block1_sep1" in weights and "block3_sep1" not in weights and "emotion" not in weights
+    weights, narrowed = narrow.narrowed_weights(five, wide)  # a new head: its classes cannot be chosen
+    assert narrowed == 0 and "emotion" not in weights and "block2_sep2" in weights
+    assert narrow.narrowed_weights(wide, build(5, (10, 20))) == ({}, 0)  # nothing widens
+
+
 def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_path):
     from pi_emotion.training import teacher
     from pi_emotion.training.evaluate import predictor

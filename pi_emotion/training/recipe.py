@@ -107,7 +107,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, default=d.ema, help="weight-average decay per step, e.g. 0.999 (0: off)")
     p.add_argument("--teacher", type=Path, help="soft targets made by 'pi-emotion soft-targets'")
     p.add_argument("--teacher-weight", type=float, default=d.teacher_weight)
-    p.add_argument("--init", type=Path, help="start from this model's weights (a .keras or .h5 file)")
+    p.add_argument("--init", type=Path, help="start from this model's weights (a .keras or .h5 file); "
+                   "from a wider network of the same shape, its strongest channels")
     p.add_argument("--patience", type=int, default=d.patience, help="early stop after N epochs without gain (0: off)")
     p.add_argument("--select", choices=SELECT, default=d.select,
                    help="choose the checkpoint on PublicTest as it is, its camera-condition copy, or their mean")

@@ -23,7 +23,7 @@ from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
 from pi_emotion.perception.modelmeta import FER2013_LABELS, ModelMeta
 from pi_emotion.perception.preprocess import normaliser
-from pi_emotion.training import augment, teacher
+from pi_emotion.training import augment, narrow, teacher
 from pi_emotion.training.network import build
 from pi_emotion.training.recipe import ARCHS, BATCH, TrainOptions, should_pause
 from pi_emotion.training.run_folder import BEST, Checkpoint, RunFolder, State
@@ -119,23 +119,21 @@ def make_optimizer(o: TrainOptions, steps: int) -> keras.optimizers.Optimizer:
 
 
 def init_weights(model: keras.Model, path: Path) -> str:
-    """Copy the weights of ``path``'s layers that match this network's by name and shape."""
+    """Copy the weights of ``path``'s layers that fit this network by name, narrowed to its widths."""
     from pi_emotion.training.convert import load_keras
 
-    source = {layer.name: layer for layer in load_keras(path).layers}
-    copied, fresh = 0, []
+    weights, narrowed = narrow.narrowed_weights(model, load_keras(path))
+    fresh = []
     for layer in model.layers:
-        if not layer.weights:
-            continue
-        src = source.get(layer.name)
-        if src is not None and [w.shape for w in src.get_weights()] == [w.shape for w in layer.get_weights()]:
-            layer.set_weights(src.get_weights())
-            copied += 1
-        else:
+        if layer.name in weights:
+            layer.set_weights(weights[layer.name])
+        elif layer.weights:
             fresh.append(layer.name)
-    if not copied:
+    if not weights:
         raise UserError(f"--init {path}: none of its layers fits this network (--arch?)")
-    return f"starting from the weights of {path} ({copied} layers" + (f"; new: {', '.join(fresh)})" if fresh else ")")
+    return (f"starting from the weights of {path} ({len(weights)} layers"
+            + (f", {narrowed} narrowed to their strongest channels" if narrowed else "")
+            + (f"; new: {', '.join(fresh)})" if fresh else ")"))
 
 
 def _restore(variables: list, values: list[np.ndarray], what: str, path: Path) -> None:
