@@ -205,6 +205,26 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
 
 
 @slow_tf
+def test_a_resumed_run_can_end_sooner_and_then_matches_a_run_planned_that_long(tmp_path):
+    args = ("train", "--data", FER_SAMPLE, "--limit", "128", "--arch", "small", "--warmup", "1", "--seed", "5")
+    planned = run_cli(*args, "--epochs", "2", "--out", tmp_path / "planned", timeout=600, env=ONE_THREAD)
+    assert planned.returncode == 0, planned.stderr
+    first = run_cli(*args, "--epochs", "3", "--stop-after", "1", "--out", tmp_path / "cut", timeout=600,
+                    env=ONE_THREAD)
+    assert first.returncode == 0, first.stderr
+    assert_user_error(run_cli(*args, "--epochs", "1", "--resume", "--out", tmp_path / "cut"), "already trained 1")
+    rest = run_cli(*args, "--epochs", "2", "--resume", "--out", tmp_path / "cut", timeout=600, env=ONE_THREAD)
+    assert rest.returncode == 0, rest.stderr
+    assert "the schedule now ends after epoch 2" in rest.stdout and "epoch 2/2" in rest.stdout
+    assert json.loads((tmp_path / "cut" / "options.json").read_text())["epochs"] == 2
+    assert "ends after epoch 2" in (tmp_path / "cut" / "train.log").read_text()  # the change stays on record
+    (_, planned_arrays), (_, cut_arrays) = final_state(tmp_path / "planned"), final_state(tmp_path / "cut")
+    for key in planned_arrays:  # the second epoch followed the two-epoch curve, not the three-epoch one
+        assert np.allclose(planned_arrays[key], cut_arrays[key], rtol=1e-5, atol=1e-6), key
+    assert_user_error(run_cli(*args, "--epochs", "4", "--resume", "--out", tmp_path / "cut"), "finished", "--init")
+
+
+@slow_tf
 def test_resume_on_an_empty_folder_starts_a_run(tmp_path):
     proc = run_cli("train", "--data", FER_SAMPLE, "--out", tmp_path / "run", "--epochs", "1", "--limit", "128",
                    "--arch", "small", "--resume", timeout=600)

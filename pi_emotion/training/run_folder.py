@@ -97,22 +97,33 @@ class RunFolder:
     def write_options(self, identity: dict) -> None:
         (self.path / OPTIONS).write_text(json.dumps(identity, indent=2) + "\n")
 
-    def check_options(self, identity: dict, defaults: dict) -> None:
+    def check_options(self, identity: dict, defaults: dict) -> int | None:
         """A resumed run must be the same run: same recipe, network and seed.
 
+        Only its length may change (a longer or shorter schedule from the next epoch on):
+        the new number of epochs is returned, or None when it is the same.
         An option missing from the run's record came after the run started, which ran
-        with its default (``defaults``): the run's own record is never rewritten.
+        with its default (``defaults``): the run's own record is never rewritten for it.
         """
         path = self.path / OPTIONS
         try:
             saved = {**defaults, **json.loads(path.read_text())}
         except (OSError, ValueError, TypeError):  # TypeError: JSON, but not an object
             raise UserError(f"{path} is missing or unreadable; cannot tell how this run was started") from None
-        differ = [k for k in sorted(set(saved) | set(identity)) if saved.get(k) != identity.get(k)]
+        differ = [k for k in sorted(set(saved) | set(identity))
+                  if k != "epochs" and saved.get(k) != identity.get(k)]
         if differ:
             said = ", ".join(f"{k} {saved.get(k)} (now {identity.get(k)})" for k in differ)
             raise UserError(f"{self.path} was started with other options: {said}; resume with the same options "
                             "or use another --out")
+        return identity["epochs"] if saved.get("epochs") != identity["epochs"] else None
+
+    def change_length(self, epochs: int) -> None:
+        """Record a new schedule length in the run's options, so the next resume compares against it."""
+        path = self.path / OPTIONS
+        saved = json.loads(path.read_text())
+        saved["epochs"] = epochs
+        self.write_options(saved)
 
     def log(self, line: str) -> None:
         print(line, flush=True)

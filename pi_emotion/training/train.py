@@ -161,8 +161,17 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
     if folder.has_checkpoint():
         if not o.resume:
             raise UserError(f"{o.out} already holds a run: add --resume to continue it, or choose another --out")
-        folder.check_options(o.identity(), TrainOptions(o.data, o.out).identity())
+        length = folder.check_options(o.identity(), TrainOptions(o.data, o.out).identity())
         ckpt = folder.load()
+        if length is not None:
+            if ckpt.state.finished:
+                raise UserError(f"{o.out} finished after epoch {ckpt.state.epoch}; to train on, start another run "
+                                f"with --init {o.out / 'model.keras'}")
+            if length <= ckpt.state.epoch:
+                raise UserError(f"{o.out} has already trained {ckpt.state.epoch} epochs: --epochs must be more")
+            folder.change_length(length)
+            folder.log(f"the schedule now ends after epoch {length} (the learning rate follows its new curve "
+                       f"from epoch {ckpt.state.epoch + 1})")
     elif o.resume:
         folder.log(f"no checkpoint in {o.out}: starting a new run")
     data = load_data(o)
