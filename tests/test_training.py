@@ -127,9 +127,20 @@ def test_a_run_recorded_before_an_option_existed_resumes_with_its_default(tmp_pa
     folder = RunFolder(tmp_path / "run")
     try:
         folder.write_options({k: v for k, v in defaults.items() if k != "turn"})  # an older run's record
-        folder.check_options(defaults, defaults)
+        assert folder.check_options(defaults, defaults) is None
         with pytest.raises(UserError, match="turn 0.0 \\(now 0.5\\)"):
             folder.check_options({**defaults, "turn": 0.5}, defaults)
+        # only the length may change, and only when asked
+        longer = {**defaults, "epochs": defaults["epochs"] + 25}
+        with pytest.raises(UserError, match="--reschedule"):
+            folder.check_options(longer, defaults)
+        assert folder.check_options(longer, defaults, reschedule=True) == defaults["epochs"] + 25
+        with pytest.raises(UserError, match="turn"):
+            folder.check_options({**longer, "turn": 0.5}, defaults, reschedule=True)
+        folder.change_length(100)
+        record = json.loads((tmp_path / "run" / "options.json").read_text())
+        assert record == {k: v for k, v in {**defaults, "epochs": 100}.items() if k != "turn"}  # the rest as it was
+        assert folder.check_options({**defaults, "epochs": 100}, defaults) is None
     finally:
         folder.close()
 
@@ -212,8 +223,12 @@ def test_a_resumed_run_can_end_sooner_and_then_matches_a_run_planned_that_long(t
     first = run_cli(*args, "--epochs", "3", "--stop-after", "1", "--out", tmp_path / "cut", timeout=600,
                     env=ONE_THREAD)
     assert first.returncode == 0, first.stderr
-    assert_user_error(run_cli(*args, "--epochs", "1", "--resume", "--out", tmp_path / "cut"), "already trained 1")
-    rest = run_cli(*args, "--epochs", "2", "--resume", "--out", tmp_path / "cut", timeout=600, env=ONE_THREAD)
+    assert_user_error(run_cli(*args, "--epochs", "2", "--resume", "--out", tmp_path / "cut"), "--reschedule")
+    assert_user_error(run_cli(*args, "--epochs", "1", "--resume", "--reschedule", "--out", tmp_path / "cut"),
+                      "more than that")
+    assert json.loads((tmp_path / "cut" / "options.json").read_text())["epochs"] == 3  # refused: nothing changed
+    rest = run_cli(*args, "--epochs", "2", "--resume", "--reschedule", "--out", tmp_path / "cut", timeout=600,
+                   env=ONE_THREAD)
     assert rest.returncode == 0, rest.stderr
     assert "the schedule now ends after epoch 2" in rest.stdout and "epoch 2/2" in rest.stdout
     assert json.loads((tmp_path / "cut" / "options.json").read_text())["epochs"] == 2
@@ -221,7 +236,8 @@ def test_a_resumed_run_can_end_sooner_and_then_matches_a_run_planned_that_long(t
     (_, planned_arrays), (_, cut_arrays) = final_state(tmp_path / "planned"), final_state(tmp_path / "cut")
     for key in planned_arrays:  # the second epoch followed the two-epoch curve, not the three-epoch one
         assert np.allclose(planned_arrays[key], cut_arrays[key], rtol=1e-5, atol=1e-6), key
-    assert_user_error(run_cli(*args, "--epochs", "4", "--resume", "--out", tmp_path / "cut"), "finished", "--init")
+    assert_user_error(run_cli(*args, "--epochs", "4", "--resume", "--reschedule", "--out", tmp_path / "cut"),
+                      "finished", "--init")
 
 
 @slow_tf
@@ -286,13 +302,13 @@ def test_a_narrower_network_starts_from_the_strongest_channels_and_computes_the_
             layer.set_weights(weights[layer.name])
     x = rng.uniform(0, 255, (4, 48, 48, 1)).astype(np.float32)
     assert np.allclose(thin.predict(x, verbose=0), wide.predict(x, verbose=0), atol=1e-5)
-    # keeping any other channels breaks it: the choice is the strongest, not the first
+    # keeping the first channels instead breaks it: the choice is the strongest
     first = build(5, (10, 20))
-    wide_first = {layer.name: layer for layer in wide.layers}
+    wide_by_name = {layer.name: layer for layer in wide.layers}
     for layer in first.layers:
         if layer.weights:
             layer.set_weights([w[tuple(slice(0, n) for n in t.shape)] for w, t in
-                               zip(wide_first[layer.name].get_weights(), layer.weights)])
+                               zip(wide_by_name[layer.name].get_weights(), layer.weights)])
     assert not np.allclose(first.predict(x, verbose=0), wide.predict(x, verbose=0), atol=1e-3)
 
 
@@ -307,6 +323,24 @@ def test_a_network_of_another_shape_gets_only_the_layers_that_fit_whole():
     weights, narrowed = narrow.narrowed_weights(five, wide)  # a new head: its classes cannot be chosen
     assert narrowed == 0 and "emotion" not in weights and "block2_sep2" in weights
     assert narrow.narrowed_weights(wide, build(5, (10, 20))) == ({}, 0)  # nothing widens
+
+    import keras  # graphs that cannot be read as groups of channels: whole layers only, never a traceback
+
+    def stack(width: int) -> keras.Model:
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(width, 3, name="conv"),
+                                 keras.layers.BatchNormalization(name="bn")])
+
+    def joined(width: int) -> keras.Model:
+        x = keras.Input((8, 8, 1))
+        a, b = keras.layers.Conv2D(width, 3, name="a")(x), keras.layers.Conv2D(4, 3, name="b")(x)
+        return keras.Model(x, keras.layers.BatchNormalization(name="bn")(keras.layers.Concatenate()([a, b])))
+
+    assert narrow.channel_groups(stack(8)) is None and narrow.channel_groups(joined(8)) is None
+    weights, narrowed = narrow.narrowed_weights(stack(8), stack(8))
+    assert narrowed == 0 and set(weights) == {"conv", "bn"}
+    assert narrow.narrowed_weights(stack(4), stack(8)) == ({}, 0)
+    weights, narrowed = narrow.narrowed_weights(joined(4), joined(8))
+    assert narrowed == 0 and set(weights) == {"b"}
 
 
 def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_path):

@@ -15,6 +15,8 @@ import numpy as np
 # Layers that make new channels from all of their inputs; every other layer passes its input's channels on.
 MIXING = ("Conv2D", "SeparableConv2D", "Dense")
 NARROWABLE = (*MIXING, "BatchNormalization")
+# Layers that join their inputs channel by channel, so that all of their inputs are one group.
+JOINING = ("Add", "Average", "Maximum", "Minimum", "Multiply", "Subtract")
 
 
 def _inbound(layer_config: dict) -> list[str]:
@@ -23,7 +25,7 @@ def _inbound(layer_config: dict) -> list[str]:
 
     def walk(x) -> None:
         if isinstance(x, dict):
-            history = x.get("config", {}).get("keras_history") if isinstance(x.get("config"), dict) else None
+            history = x["config"].get("keras_history") if isinstance(x.get("config"), dict) else None
             if history:
                 names.append(history[0])
             for v in x.values():
@@ -36,11 +38,17 @@ def _inbound(layer_config: dict) -> list[str]:
     return names
 
 
-def channel_groups(model) -> tuple[dict[str, str], dict[str, str]]:
+def channel_groups(model) -> tuple[dict[str, str], dict[str, str]] | None:
     """For each layer, the group of its output channels and of its input channels.
 
     Groups are named after the layer that made them; a sum joins its inputs' groups into one.
+    None when the graph cannot be read this way: a model without a functional config, or a
+    layer that reads several inputs without joining them channel by channel (a concatenation).
     """
+    try:
+        layers = model.get_config()["layers"]
+    except (NotImplementedError, KeyError, TypeError):  # a subclassed model, or a config of another layout
+        return None
     root: dict[str, str] = {}
 
     def find(g: str) -> str:
@@ -50,8 +58,12 @@ def channel_groups(model) -> tuple[dict[str, str], dict[str, str]]:
 
     made: dict[str, str] = {}
     reads: dict[str, str] = {}
-    for cfg in model.get_config()["layers"]:
+    for cfg in layers:
+        if "name" not in cfg or "inbound_nodes" not in cfg:  # e.g. a Sequential model's layer list
+            return None
         name, inputs = cfg["name"], _inbound(cfg)
+        if len(inputs) > 1 and cfg["class_name"] not in JOINING or any(i not in made for i in inputs):
+            return None
         groups = [find(made[i]) for i in inputs]
         for other in groups[1:]:
             root[find(other)] = groups[0]
@@ -61,16 +73,22 @@ def channel_groups(model) -> tuple[dict[str, str], dict[str, str]]:
     return {n: find(g) for n, g in made.items()}, {n: find(g) for n, g in reads.items()}
 
 
-def _sizes(model, made: dict[str, str]) -> dict[str, int]:
-    return {made[layer.name]: int(layer.output.shape[-1]) for layer in model.layers}
+def _sizes(model, made: dict[str, str]) -> dict[str, int] | None:
+    """Each group's width; None when a layer that should pass channels on changes their number (a flatten)."""
+    sizes: dict[str, int] = {}
+    for layer in model.layers:
+        width = int(layer.output.shape[-1])
+        if sizes.setdefault(made[layer.name], width) != width:
+            return None
+    return sizes
 
 
-def _strongest(source, made: dict[str, str], sizes: dict[str, int]) -> dict[str, np.ndarray | None]:
+def _strongest(source, made: dict[str, str], sizes: dict[str, int],
+               have: dict[str, int]) -> dict[str, np.ndarray | None]:
     """The channels each of the target's groups keeps, in their original order; None: cannot choose."""
-    have = _sizes(source, made)
     strength: dict[str, np.ndarray] = {}
     for layer in source.layers:
-        if type(layer).__name__ == "BatchNormalization":
+        if type(layer).__name__ == "BatchNormalization" and layer.gamma is not None:  # None: built with scale=False
             g = made[layer.name]
             strength[g] = strength.get(g, 0) + np.abs(layer.gamma.numpy())
     keep: dict[str, np.ndarray | None] = {}
@@ -101,12 +119,17 @@ def narrowed_weights(target, source) -> tuple[dict[str, list[np.ndarray]], int]:
 
     Returns them with the number of layers that were narrowed (not copied whole). A layer is
     left out when the source lacks it, is narrower, or cannot say which channels to keep.
+    When the two graphs differ, or cannot be read as groups of channels, only the layers
+    whose weights fit whole are given.
     """
-    made, reads = channel_groups(source)
-    made_t, reads_t = channel_groups(target)
-    if made_t != made or reads_t != reads:
+    graph, graph_t = channel_groups(source), channel_groups(target)
+    if graph is None or graph != graph_t:
         return _same_shapes(target, source), 0
-    keep = _strongest(source, made, _sizes(target, made))
+    made, reads = graph
+    sizes, have = _sizes(target, made), _sizes(source, made)
+    if sizes is None or have is None:
+        return _same_shapes(target, source), 0
+    keep = _strongest(source, made, sizes, have)
     layers = {layer.name: layer for layer in source.layers}
     out: dict[str, list[np.ndarray]] = {}
     narrowed = 0
@@ -117,10 +140,11 @@ def narrowed_weights(target, source) -> tuple[dict[str, list[np.ndarray]], int]:
         inp, outp = keep.get(reads.get(layer.name, "")), keep[made[layer.name]]
         if outp is None or (kind != "BatchNormalization" and inp is None):
             continue
-        weights = _narrowed(kind, src.get_weights(), inp, outp)
+        whole = src.get_weights()
+        weights = _narrowed(kind, whole, inp, outp)
         if [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]:
             out[layer.name] = weights
-            narrowed += any(a.shape != b.shape for a, b in zip(weights, src.get_weights()))
+            narrowed += any(a.shape != b.shape for a, b in zip(weights, whole))
     for name, weights in _same_shapes(target, source).items():
         out.setdefault(name, weights)
     return out, narrowed

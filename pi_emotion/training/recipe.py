@@ -29,7 +29,7 @@ ARCHS: dict[str, dict] = {
 OPTIMIZERS = {"adamw": 3e-3, "sgd": 1e-2}  # name: default peak learning rate
 SELECT = ("clean", "camera", "mean")
 # Options that say how one invocation runs, not what the run is: they may differ between resumptions.
-PER_INVOCATION = ("data", "out", "resume", "stop_after", "time_budget")
+PER_INVOCATION = ("data", "out", "resume", "reschedule", "stop_after", "time_budget")
 
 
 @dataclass
@@ -65,6 +65,7 @@ class TrainOptions:
     limit: int = 0  # use only the first N training images (smoke tests)
     # per invocation
     resume: bool = False
+    reschedule: bool = False  # with resume: the run's length becomes ``epochs``
     stop_after: int = 0  # pause after this many epochs in this invocation; 0: run to the end
     time_budget: float = 0.0  # minutes: pause when the next epoch would end after this; 0: no limit
 
@@ -115,6 +116,9 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out exactly where it stopped (starts one if there is none)")
+    p.add_argument("--reschedule", action="store_true",
+                   help="with --resume: lengthen or shorten the run to --epochs; the learning rate follows the new "
+                   "schedule from the next epoch")
     p.add_argument("--stop-after", type=int, default=0, help="pause after N epochs (continue with --resume)")
     p.add_argument("--time-budget", type=float, default=0.0,
                    help="minutes: pause before an epoch that would end later than this (continue with --resume)")

@@ -95,13 +95,16 @@ class RunFolder:
         return Checkpoint(state, arrays)
 
     def write_options(self, identity: dict) -> None:
-        (self.path / OPTIONS).write_text(json.dumps(identity, indent=2) + "\n")
+        """Write the run's options beside the old file, then swap them in: never half a record."""
+        tmp = self.path / (OPTIONS + ".tmp")
+        tmp.write_text(json.dumps(identity, indent=2) + "\n")
+        os.replace(tmp, self.path / OPTIONS)
 
-    def check_options(self, identity: dict, defaults: dict) -> int | None:
-        """A resumed run must be the same run: same recipe, network and seed.
+    def check_options(self, identity: dict, defaults: dict, reschedule: bool = False) -> int | None:
+        """A resumed run must be the same run: same recipe, network, seed and length.
 
-        Only its length may change (a longer or shorter schedule from the next epoch on):
-        the new number of epochs is returned, or None when it is the same.
+        With ``reschedule`` only, its length may change (a longer or shorter schedule from
+        the next epoch on): the new number of epochs is returned, or None when it is the same.
         An option missing from the run's record came after the run started, which ran
         with its default (``defaults``): the run's own record is never rewritten for it.
         """
@@ -111,11 +114,12 @@ class RunFolder:
         except (OSError, ValueError, TypeError):  # TypeError: JSON, but not an object
             raise UserError(f"{path} is missing or unreadable; cannot tell how this run was started") from None
         differ = [k for k in sorted(set(saved) | set(identity))
-                  if k != "epochs" and saved.get(k) != identity.get(k)]
+                  if saved.get(k) != identity.get(k) and not (reschedule and k == "epochs")]
         if differ:
             said = ", ".join(f"{k} {saved.get(k)} (now {identity.get(k)})" for k in differ)
+            hint = " (add --reschedule to change only its length)" if differ == ["epochs"] else ""
             raise UserError(f"{self.path} was started with other options: {said}; resume with the same options "
-                            "or use another --out")
+                            f"or use another --out{hint}")
         return identity["epochs"] if saved.get("epochs") != identity["epochs"] else None
 
     def change_length(self, epochs: int) -> None:

@@ -161,17 +161,14 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
     if folder.has_checkpoint():
         if not o.resume:
             raise UserError(f"{o.out} already holds a run: add --resume to continue it, or choose another --out")
-        length = folder.check_options(o.identity(), TrainOptions(o.data, o.out).identity())
+        length = folder.check_options(o.identity(), TrainOptions(o.data, o.out).identity(), o.reschedule)
         ckpt = folder.load()
         if length is not None:
             if ckpt.state.finished:
                 raise UserError(f"{o.out} finished after epoch {ckpt.state.epoch}; to train on, start another run "
                                 f"with --init {o.out / 'model.keras'}")
             if length <= ckpt.state.epoch:
-                raise UserError(f"{o.out} has already trained {ckpt.state.epoch} epochs: --epochs must be more")
-            folder.change_length(length)
-            folder.log(f"the schedule now ends after epoch {length} (the learning rate follows its new curve "
-                       f"from epoch {ckpt.state.epoch + 1})")
+                raise UserError(f"{o.out} has trained {ckpt.state.epoch} epochs: --epochs must be more than that")
     elif o.resume:
         folder.log(f"no checkpoint in {o.out}: starting a new run")
     data = load_data(o)
@@ -190,6 +187,10 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
         _restore(model.variables, ckpt.arrays["model"], "network", o.out)
         _restore(optimizer.variables, ckpt.arrays["optimizer"], "optimizer", o.out)
         average = WeightAverage(o.ema, state.ema_updates, ckpt.arrays.get("ema", []))
+        if length is not None:  # only once the checkpoint has loaded into this network
+            folder.change_length(length)
+            folder.log(f"the schedule now ends after epoch {length} (the learning rate follows its new curve "
+                       f"from epoch {state.epoch + 1})")
         folder.log(f"resuming after epoch {state.epoch} of {o.epochs}")
     else:
         state = State(data_fingerprint=data.fingerprint)
