@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA, ROOT, assert_user_error, frame_lines, run_cli
 
-from pi_emotion.datasets import fer2013
+from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
 from pi_emotion.training import augment, recipe
 from pi_emotion.training.recipe import BATCH, TrainOptions
@@ -345,7 +345,7 @@ def test_a_network_of_another_shape_gets_only_the_layers_that_fit_whole():
 
 def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_path):
     from pi_emotion.training import teacher
-    from pi_emotion.training.evaluate import predictor
+    from pi_emotion.training.evaluate import evaluate, predictor
 
     model = ROOT / "models/emotion.tflite"
     out = tmp_path / "teacher.npz"
@@ -361,6 +361,16 @@ def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_pa
     # the mirror changes what the teacher says, so the average is not either view alone
     single = views[0] / views[0].sum(axis=1, keepdims=True)
     assert np.abs(probs - single).max() > 0.05
+    # the teachers' ceiling on the validation faces and their camera-condition copy, the same average
+    public = fer2013.load(FER_SAMPLE, "PublicTest")
+    for key, faces, degrade in (("validation", public.images, None),
+                                ("validation_camera", camera_conditions.degrade(public.images), 0)):
+        x = faces[..., None]
+        averaged = predict(x).astype(np.float64) + predict(x[:, :, ::-1]).astype(np.float64)
+        assert made[key] == np.mean(averaged.argmax(1) == public.labels), key
+        # `evaluate --tta` averages before it normalises: a face or two of the 600 may tip the other way
+        scored = evaluate(model, FER_SAMPLE, "PublicTest", tta=True, degrade_seed=degrade, latency_runs=1)
+        assert abs(made[key] - scored["accuracy"]) <= 2 / len(public), key
 
 
 def test_training_curves_read_both_history_layouts_and_draw_them(tmp_path, capsys):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pi_emotion import paths
-from pi_emotion.datasets import fer2013
+from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
 from pi_emotion.perception.modelmeta import FER2013_LABELS
 
@@ -27,28 +27,44 @@ def fingerprint(data: fer2013.Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def make(data: Path, models: list[Path], out: Path) -> dict:
-    from pi_emotion.training.evaluate import predictor
-
-    train = fer2013.load(data, "Training")
-    if train.split != "Training":
-        raise UserError(f"{data} has no Training split (a FER2013 CSV with a Usage column, or a train/ folder)")
-    probs = np.zeros((len(train), len(FER2013_LABELS)), np.float64)
-    for path in models:
-        predict, meta = predictor(path)
-        if tuple(meta.labels) != FER2013_LABELS:
-            raise UserError(f"teacher {path}: labels {list(meta.labels)} are not FER2013's seven")
-        sized = train if meta.input_size == train.images.shape[2:0:-1] else fer2013.load(data, "Training",
-                                                                                           size=meta.input_size)
-        x = sized.images[..., None]
+def _averaged(teachers: list, data: Path, usage: str, faces: fer2013.Dataset, degrade: bool = False) -> np.ndarray:
+    """The teachers' probabilities for ``faces``, averaged over each face and its mirror and over the teachers."""
+    probs = np.zeros((len(faces), len(FER2013_LABELS)), np.float64)
+    for predict, meta in teachers:
+        sized = faces if meta.input_size == faces.images.shape[2:0:-1] else fer2013.load(data, usage,
+                                                                                         size=meta.input_size)
+        x = (camera_conditions.degrade(sized.images) if degrade else sized.images)[..., None]
         if meta.channels == 3:
             x = np.repeat(x, 3, axis=3)
         for view in (x, x[:, :, ::-1]):
             probs += np.concatenate([predict(view[i:i + 256]) for i in range(0, len(view), 256)])
-    probs /= probs.sum(axis=1, keepdims=True)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def make(data: Path, models: list[Path], out: Path) -> dict:
+    """Write the soft targets; report the teachers' accuracy on them, and as a whole on PublicTest
+    and its camera-condition copy (the ceiling a student learns from), when the data has it."""
+    train = fer2013.load(data, "Training")
+    if train.split != "Training":
+        raise UserError(f"{data} has no Training split (a FER2013 CSV with a Usage column, or a train/ folder)")
+    from pi_emotion.training.evaluate import predictor
+
+    teachers = [predictor(path) for path in models]
+    for path, (_, meta) in zip(models, teachers):
+        if tuple(meta.labels) != FER2013_LABELS:
+            raise UserError(f"teacher {path}: labels {list(meta.labels)} are not FER2013's seven")
+    probs = _averaged(teachers, data, "Training", train)
     np.savez(out, probs=probs.astype(np.float32), fingerprint=fingerprint(train),
              models=np.array([str(m) for m in models]))
-    return {"faces": len(train), "accuracy": float(np.mean(probs.argmax(1) == train.labels)), "output": str(out)}
+    report = {"faces": len(train), "accuracy": float(np.mean(probs.argmax(1) == train.labels)), "output": str(out)}
+    try:
+        public = fer2013.load(data, "PublicTest")
+    except UserError:  # data without validation faces: the soft targets are all there is to report
+        return report
+    for key, degrade in (("validation", False), ("validation_camera", True)):
+        report[key] = float(np.mean(_averaged(teachers, data, "PublicTest", public, degrade).argmax(1)
+                                    == public.labels))
+    return report
 
 
 def load(path: Path, train: fer2013.Dataset) -> np.ndarray:
@@ -76,4 +92,7 @@ def main(argv: list[str], parser_class) -> int:
     report = make(a.data, a.model, a.output)
     print(f"wrote {report['output']}: {report['faces']} faces, {len(a.model)} teacher(s), "
           f"teacher accuracy on them {100 * report['accuracy']:.1f}%")
+    if "validation" in report:
+        print(f"the teachers together, each face with its mirror: PublicTest {100 * report['validation']:.2f}%, "
+              f"its camera-condition copy {100 * report['validation_camera']:.2f}%")
     return 0
