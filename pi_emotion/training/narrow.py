@@ -62,7 +62,7 @@ def channel_groups(model) -> tuple[dict[str, str], dict[str, str]] | None:
         if "name" not in cfg or "inbound_nodes" not in cfg:  # e.g. a Sequential model's layer list
             return None
         name, inputs = cfg["name"], _inbound(cfg)
-        if len(inputs) > 1 and cfg["class_name"] not in JOINING or any(i not in made for i in inputs):
+        if (len(inputs) > 1 and cfg["class_name"] not in JOINING) or any(i not in made for i in inputs):
             return None
         groups = [find(made[i]) for i in inputs]
         for other in groups[1:]:

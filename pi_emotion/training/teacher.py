@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from pi_emotion import paths
 from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
-from pi_emotion.perception.modelmeta import FER2013_LABELS
+from pi_emotion.perception.modelmeta import FER2013_LABELS, ModelMeta
 
 
 def fingerprint(data: fer2013.Dataset) -> str:
@@ -27,7 +28,11 @@ def fingerprint(data: fer2013.Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def _averaged(teachers: list, data: Path, usage: str, faces: fer2013.Dataset, degrade: bool = False) -> np.ndarray:
+Teacher = tuple[Callable[[np.ndarray], np.ndarray], ModelMeta]  # predict uint8 faces -> probabilities, metadata
+
+
+def _averaged(teachers: list[Teacher], data: Path, usage: str, faces: fer2013.Dataset,
+              degrade: bool = False) -> np.ndarray:
     """The teachers' probabilities for ``faces``, averaged over each face and its mirror and over the teachers."""
     probs = np.zeros((len(faces), len(FER2013_LABELS)), np.float64)
     for predict, meta in teachers:
