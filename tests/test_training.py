@@ -10,6 +10,7 @@ from conftest import DATA, ROOT, assert_user_error, frame_lines, run_cli
 
 from pi_emotion.datasets import camera_conditions, fer2013
 from pi_emotion.errors import UserError
+from pi_emotion.perception.model_work import model_work
 from pi_emotion.training import augment, recipe
 from pi_emotion.training.recipe import BATCH, TrainOptions
 from pi_emotion.training.run_folder import RunFolder
@@ -161,6 +162,7 @@ def test_pause_rules():
     (("--ema", "0.5"), ["--ema", "0.999"]),
     (("--teacher", "nothing.npz"), ["--teacher", "does not exist"]),
     (("--optimizer", "adam"), ["--optimizer"]),
+    (("--size", "8"), ["--size", "16..96"]),
 ])
 def test_bad_training_options_are_one_line(tmp_path, args, words):
     assert_user_error(run_cli("train", "--data", FER_SAMPLE, "--out", tmp_path / "run", *args), *words)
@@ -272,6 +274,29 @@ def test_a_five_class_model_trains_converts_and_runs_in_the_appliance(tmp_path):
     assert proc.returncode == 0, proc.stderr
     faces = [f for line in frame_lines(events) for f in json.loads(line)["faces"]]
     assert faces and all(set(f["scores"]) == set(FIVE.split(",")) for f in faces)
+
+
+@slow_tf
+def test_a_smaller_input_keeps_every_weight_costs_its_share_and_runs_in_the_appliance(tmp_path):
+    """--size 32: the shipped network's weights all fit, the appliance crops faces to 32 px, and the work falls
+    with the pixels, 32^2 / 48^2 = 4/9 (the last layer's work does not shrink, so a hair more)."""
+    run = tmp_path / "run"
+    proc = run_cli("train", "--data", FER_SAMPLE, "--out", run, "--epochs", "1", "--limit", "256", "--size", "32",
+                   "--init", ROOT / "models/emotion.keras", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "(23 layers)" in proc.stdout  # every layer, none narrowed, none new
+    assert json.loads((run / "model.json").read_text())["input_size"] == [32, 32]
+    tflite = tmp_path / "small-input.tflite"
+    proc = run_cli("convert", run / "model.keras", "-o", tflite, "--calibration", FER_SAMPLE, "--samples", "64",
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    ratio = model_work(tflite).macs / model_work(ROOT / "models/emotion.tflite").macs
+    assert 4 / 9 < ratio < 4 / 9 + 0.005, ratio
+    events = tmp_path / "events.jsonl"
+    proc = run_cli("--source", DATA / "sample.mp4", "--model", tflite, "--max-frames", "30", "--events", events)
+    assert proc.returncode == 0, proc.stderr
+    faces = [f for line in frame_lines(events) for f in json.loads(line)["faces"]]
+    assert faces and all(len(f["scores"]) == 7 for f in faces)
 
 
 @needs_tf

@@ -59,6 +59,13 @@ def load(path: Path, usage: str = "all", size: tuple[int, int] = (48, 48)) -> Da
     return data
 
 
+def resized(data: Dataset, size: tuple[int, int]) -> Dataset:
+    """The same faces at ``size`` (width, height), shrunk as the appliance shrinks its crops."""
+    if data.images.shape[2:0:-1] == tuple(size):
+        return data
+    return _stack([_resize(face, size) for face in data.images], list(data.labels), size, data.split)
+
+
 def select_classes(data: Dataset, classes: tuple[str, ...]) -> Dataset:
     """The rows of ``classes`` (FER2013 names), labelled by their position in ``classes``."""
     unknown = [c for c in classes if c not in FER2013_LABELS]

@@ -43,6 +43,7 @@ class TrainOptions:
     warmup: int = 2  # epochs (at most all of them)
     seed: int = 1
     arch: str = "base"  # a key of ARCHS
+    size: int = 48  # input side in pixels: the appliance crops faces to it; the cost per face grows with its square
     classes: tuple[str, ...] = FER2013_LABELS
     label_smoothing: float = 0.1  # FER2013 labels are noisy: do not push the network to be certain of them
     class_weights: bool = True
@@ -89,6 +90,9 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of linear warm-up")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--arch", choices=tuple(ARCHS), default=d.arch, help="network size (default: base)")
+    p.add_argument("--size", type=int, default=d.size,
+                   help=f"input side in pixels (default {d.size}): faces are resized to it, and the cost per face "
+                   "grows with its square")
     p.add_argument("--classes", help="comma-separated subset of the FER2013 classes, e.g. happy,sad,angry,surprise,"
                    "neutral (default: all seven)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
@@ -143,7 +147,7 @@ def check(o: TrainOptions) -> None:
                                 ("label-smoothing", o.label_smoothing, 0, 0.5), ("rotate", o.rotate, 0, 45),
                                 ("zoom", o.zoom, 0, 0.5), ("shift", o.shift, 0, 0.3), ("camera", o.camera, 0, 1),
                                 ("erase", o.erase, 0, 1), ("turn", o.turn, 0, 1), ("mixup", o.mixup, 0, 10),
-                                ("ema", o.ema, 0, 0.99999),
+                                ("ema", o.ema, 0, 0.99999), ("size", o.size, 16, 96),
                                 ("teacher-weight", o.teacher_weight, 0, 1), ("patience", o.patience, 0, 10000),
                                 ("limit", o.limit, 0, 10**9), ("stop-after", o.stop_after, 0, 10**6),
                                 ("time-budget", o.time_budget, 0, 10**6)):

@@ -60,6 +60,8 @@ def load_data(o: TrainOptions) -> TrainingData:
     if o.limit:
         train = fer2013.Dataset(full.images[: o.limit], full.labels[: o.limit], full.split)
         soft = None if soft is None else soft[: o.limit]
+    side = (o.size, o.size)
+    train, val = fer2013.resized(train, side), fer2013.resized(val, side)  # the teacher saw its own size
     camera = fer2013.Dataset(camera_conditions.degrade(val.images, VALIDATION_SEED), val.labels, val.split)
     if o.classes != FER2013_LABELS:
         columns = [FER2013_LABELS.index(c) for c in o.classes]
@@ -176,8 +178,8 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
         raise UserError(f"{o.out} was trained on other data than {o.data}; resume with the same data")
     steps = len(data.faces) // BATCH
     keras.utils.set_random_seed(o.seed)
-    model = build(num_classes=len(o.classes), **ARCHS[o.arch])
-    shadow = build(num_classes=len(o.classes), **ARCHS[o.arch])  # holds the averaged weights for validation
+    model = build(num_classes=len(o.classes), size=o.size, **ARCHS[o.arch])
+    shadow = build(num_classes=len(o.classes), size=o.size, **ARCHS[o.arch])  # the averaged weights, validated
     optimizer = make_optimizer(o, steps)
     model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=o.label_smoothing),
                   metrics=["accuracy"])
