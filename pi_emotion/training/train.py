@@ -61,7 +61,7 @@ def load_data(o: TrainOptions) -> TrainingData:
         train = fer2013.Dataset(full.images[: o.limit], full.labels[: o.limit], full.split)
         soft = None if soft is None else soft[: o.limit]
     side = (o.size, o.size)
-    train, val = fer2013.resized(train, side), fer2013.resized(val, side)  # the teacher saw its own size
+    train, val = fer2013.resized(train, side), fer2013.resized(val, side)  # soft targets stay aligned by row
     camera = fer2013.Dataset(camera_conditions.degrade(val.images, VALIDATION_SEED), val.labels, val.split)
     if o.classes != FER2013_LABELS:
         columns = [FER2013_LABELS.index(c) for c in o.classes]
