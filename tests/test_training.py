@@ -163,6 +163,7 @@ def test_pause_rules():
     (("--teacher", "nothing.npz"), ["--teacher", "does not exist"]),
     (("--optimizer", "adam"), ["--optimizer"]),
     (("--size", "8"), ["--size", "16..96"]),
+    (("--dropout", "1"), ["--dropout", "0..0.9"]),
 ])
 def test_bad_training_options_are_one_line(tmp_path, args, words):
     assert_user_error(run_cli("train", "--data", FER_SAMPLE, "--out", tmp_path / "run", *args), *words)

@@ -46,6 +46,7 @@ class TrainOptions:
     size: int = 48  # input side in pixels: the appliance crops faces to it; the cost per face grows with its square
     classes: tuple[str, ...] = FER2013_LABELS
     label_smoothing: float = 0.1  # FER2013 labels are noisy: do not push the network to be certain of them
+    dropout: float = 0.3  # before the output layer; a small student learning soft targets may need less
     class_weights: bool = True
     # augmentation; geometry matches how the detector's crop varies
     rotate: float = 18.0  # degrees, either way
@@ -96,6 +97,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", help="comma-separated subset of the FER2013 classes, e.g. happy,sad,angry,surprise,"
                    "neutral (default: all seven)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--dropout", type=float, default=d.dropout, help=f"dropout before the output layer "
+                   f"(default {d.dropout})")
     p.add_argument("--no-class-weights", dest="class_weights", action="store_false",
                    help="do not weight rare classes up")
     p.add_argument("--rotate", type=float, default=d.rotate, help="rotation jitter, degrees")
@@ -144,7 +147,8 @@ def check(o: TrainOptions) -> None:
         raise UserError(f"--classes: give two or more of {','.join(FER2013_LABELS)}, not {','.join(o.classes)}")
     for name, value, lo, hi in (("epochs", o.epochs, 1, 10000), ("lr", o.lr, 1e-6, 1.0),
                                 ("weight-decay", o.weight_decay, 0, 1), ("warmup", o.warmup, 0, 1000),
-                                ("label-smoothing", o.label_smoothing, 0, 0.5), ("rotate", o.rotate, 0, 45),
+                                ("label-smoothing", o.label_smoothing, 0, 0.5),
+                                ("dropout", o.dropout, 0, 0.9), ("rotate", o.rotate, 0, 45),
                                 ("zoom", o.zoom, 0, 0.5), ("shift", o.shift, 0, 0.3), ("camera", o.camera, 0, 1),
                                 ("erase", o.erase, 0, 1), ("turn", o.turn, 0, 1), ("mixup", o.mixup, 0, 10),
                                 ("ema", o.ema, 0, 0.99999), ("size", o.size, 16, 96),

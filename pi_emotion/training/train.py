@@ -178,8 +178,8 @@ def _train(o: TrainOptions, folder: RunFolder) -> Path:
         raise UserError(f"{o.out} was trained on other data than {o.data}; resume with the same data")
     steps = len(data.faces) // BATCH
     keras.utils.set_random_seed(o.seed)
-    model = build(num_classes=len(o.classes), size=o.size, **ARCHS[o.arch])
-    shadow = build(num_classes=len(o.classes), size=o.size, **ARCHS[o.arch])  # the averaged weights, validated
+    model = build(num_classes=len(o.classes), size=o.size, dropout=o.dropout, **ARCHS[o.arch])
+    shadow = build(num_classes=len(o.classes), size=o.size, dropout=o.dropout, **ARCHS[o.arch])  # averaged, validated
     optimizer = make_optimizer(o, steps)
     model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(label_smoothing=o.label_smoothing),
                   metrics=["accuracy"])
