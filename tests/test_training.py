@@ -346,6 +346,14 @@ def test_a_network_of_another_shape_gets_only_the_layers_that_fit_whole():
     wide, deeper, five = build(8, (16, 32)), build(8, (16, 32, 64)), build(8, (16, 32), num_classes=5)
     weights, narrowed = narrow.narrowed_weights(deeper, wide)
     assert narrowed == 0 and "block1_sep1" in weights and "block3_sep1" not in weights and "emotion" not in weights
+    # deeper and narrower: the layers both have are narrowed as for a network of their depth; the new block
+    # and the head that reads it start fresh
+    weights, narrowed = narrow.narrowed_weights(build(5, (10, 20, 40)), wide)
+    same_depth, _ = narrow.narrowed_weights(build(5, (10, 20)), wide)
+    assert narrowed > 0 and set(weights) == set(same_depth) - {"emotion"}
+    assert all(np.array_equal(a, b) for name in weights for a, b in zip(weights[name], same_depth[name]))
+    weights, _ = narrow.narrowed_weights(build(5, (10,)), wide)  # shallower: its head reads the first block
+    assert "block1_sep2" in weights and "emotion" not in weights
     weights, narrowed = narrow.narrowed_weights(five, wide)  # a new head: its classes cannot be chosen
     assert narrowed == 0 and "emotion" not in weights and "block2_sep2" in weights
     assert narrow.narrowed_weights(wide, build(5, (10, 20))) == ({}, 0)  # nothing widens

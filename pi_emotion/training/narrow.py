@@ -118,24 +118,28 @@ def narrowed_weights(target, source) -> tuple[dict[str, list[np.ndarray]], int]:
     """Weights for each of ``target``'s layers that ``source`` can give, by layer name.
 
     Returns them with the number of layers that were narrowed (not copied whole). A layer is
-    left out when the source lacks it, is narrower, or cannot say which channels to keep.
-    When the two graphs differ, or cannot be read as groups of channels, only the layers
-    whose weights fit whole are given.
+    left out when the source lacks it, is narrower, reads other channels in the target (the head
+    of a deeper network), or cannot say which channels to keep. The target may add layers of its
+    own (a further block); when the layers both have are grouped differently, or a graph cannot
+    be read as groups of channels, only the layers whose weights fit whole are given.
     """
     graph, graph_t = channel_groups(source), channel_groups(target)
-    if graph is None or graph != graph_t:
+    layers = {layer.name: layer for layer in source.layers}
+    if graph is None or graph_t is None or any(
+            graph[0].get(layer.name) != graph_t[0][layer.name] for layer in target.layers
+            if layer.weights and layer.name in layers):
         return _same_shapes(target, source), 0
-    made, reads = graph
-    sizes, have = _sizes(target, made), _sizes(source, made)
+    made, reads = graph_t  # where the target has layers of its own (a deeper network), they make groups of their own
+    sizes, have = _sizes(target, made), _sizes(source, graph[0])
     if sizes is None or have is None:
         return _same_shapes(target, source), 0
-    keep = _strongest(source, made, sizes, have)
-    layers = {layer.name: layer for layer in source.layers}
+    keep = _strongest(source, graph[0], sizes, have)
     out: dict[str, list[np.ndarray]] = {}
     narrowed = 0
     for layer in target.layers:
         src, kind = layers.get(layer.name), type(layer).__name__
-        if not layer.weights or src is None or kind != type(src).__name__ or kind not in NARROWABLE:
+        if not layer.weights or src is None or kind != type(src).__name__ or kind not in NARROWABLE \
+                or reads.get(layer.name) != graph[1].get(layer.name):  # it reads other channels here
             continue
         inp, outp = keep.get(reads.get(layer.name, "")), keep[made[layer.name]]
         if outp is None or (kind != "BatchNormalization" and inp is None):
