@@ -407,6 +407,31 @@ def test_soft_targets_average_each_face_with_its_mirror_over_the_teachers(tmp_pa
         assert abs(made[key] - scored["accuracy"]) <= 2 / len(public), key
 
 
+def test_soft_targets_can_average_over_faces_moved_a_little(tmp_path):
+    from pi_emotion.training import teacher
+    from pi_emotion.training.evaluate import predictor
+
+    faces = np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48, 1)
+    two, ten = teacher.views(faces), teacher.views(faces, shifts=True)
+    assert len(two) == 2 and len(ten) == 10 and all(v.shape == faces.shape for v in ten)
+    assert np.array_equal(two[1], faces[:, :, ::-1]) and np.array_equal(ten[:2], two)
+    assert np.array_equal(ten[2][:, :, :46], faces[:, :, 2:])  # moved 2 px to the left
+    assert np.array_equal(ten[2][:, :, 46:], faces[:, :, 45:47][:, :, ::-1])  # the border reflected
+    assert np.array_equal(ten[8][:, 2:], faces[:, :46])  # moved 2 px down
+    assert np.array_equal(ten[3], ten[2][:, :, ::-1])  # each with its mirror
+
+    model = ROOT / "models/emotion.tflite"
+    made = teacher.make(FER_SAMPLE, [model], tmp_path / "shifted.npz", shifts=True)
+    train = fer2013.load(FER_SAMPLE, "Training")
+    predict, _ = predictor(model)
+    total = sum(predict(v).astype(np.float64) for v in teacher.views(train.images[..., None], shifts=True))
+    probs = teacher.load(tmp_path / "shifted.npz", train)
+    assert np.allclose(probs, total / total.sum(axis=1, keepdims=True), atol=1e-5)
+    teacher.make(FER_SAMPLE, [model], tmp_path / "mirrored.npz")
+    assert np.abs(probs - teacher.load(tmp_path / "mirrored.npz", train)).max() > 0.05
+    assert 0 < made["validation"] < 1 and 0 < made["validation_camera"] < 1
+
+
 def test_training_curves_read_both_history_layouts_and_draw_them(tmp_path, capsys):
     import cv2
 
