@@ -30,7 +30,7 @@ def fingerprint(data: fer2013.Dataset) -> str:
 
 
 Teacher = tuple[Callable[[np.ndarray], np.ndarray], ModelMeta]  # predict uint8 faces -> probabilities, metadata
-SHIFT = 2 / 48  # of the side: about how far a detector's crop of one face moves from frame to frame
+SHIFT = 2 / 48  # of the side: well inside the shift jitter the teachers were trained with (--shift 0.1)
 
 
 def views(x: np.ndarray, shifts: bool = False) -> list[np.ndarray]:
